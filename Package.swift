@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "tcpkeep",
+    products: [
+        .executable(name: "tcpkeep", targets: ["tcpkeep"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // The preload shim's source. SwiftPM compiles it here as a check; the library users
+        // preload is linked by the BuildShim plugin, because SwiftPM's own dynamic-library
+        // products pull in libswiftCore and a preload library must need libc alone.
+        .target(
+            name: "TCPKeepShim",
+            path: "shim",
+            publicHeadersPath: ".",
+            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]
+        ),
+        .plugin(name: "BuildShim", capability: .buildTool(), path: "Plugins/BuildShim"),
+        .target(
+            name: "TCPKeep",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            plugins: ["BuildShim"]
+        ),
+        .executableTarget(name: "tcpkeep", dependencies: ["TCPKeep"]),
+        .testTarget(name: "TCPKeepTests", dependencies: ["TCPKeep", "tcpkeep"]),
+    ]
+)

@@ -1,0 +1,70 @@
+import ArgumentParser
+import TCPKeep
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a program with keepalive on for every TCP socket it creates.",
+        discussion: """
+            tcpkeep replaces itself with the program (same PID, so signals and the exit status are \
+            the program's), with libtcpkeep.so put in front of any LD_PRELOAD already set. Settings \
+            not given on the command line keep the values of KEEPIDLE, KEEPINTVL, KEEPCNT and \
+            TCPKEEP_USER_TIMEOUT in the environment, or the system's.
+            """
+    )
+
+    @OptionGroup var settings: SettingsOptions
+
+    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The program and its arguments, after --.", valueName: "command"))
+    var command: [String] = []
+
+    /// The command without the `--` that may stand before it.
+    private var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    func validate() throws {
+        guard !program.isEmpty else { throw ValidationError("missing the program to run, e.g. tcpkeep run --idle 60 -- redis-server") }
+    }
+
+    func run() throws {
+        try reportingFailures {
+            let settings = try settings.settings()
+            try checkInheritedSettings(overriddenBy: settings)
+            let variables = launchEnvironment(
+                settings: settings, library: try locateShim(),
+                existingPreload: getenv("LD_PRELOAD").map { String(cString: $0) })
+            for variable in variables {
+                setenv(variable.name, variable.value, 1)
+            }
+            try replaceProcess(with: program)
+        }
+    }
+}
+
+/// A value inherited from the environment that the shim would refuse is refused here, before
+/// the program starts, rather than reported by the shim once it runs.
+private func checkInheritedSettings(overriddenBy settings: KeepaliveSettings) throws {
+    let overridden = Set(settings.environment.map(\.name))
+    for option in KeepaliveOption.allCases where !overridden.contains(option.variable) {
+        guard let value = getenv(option.variable) else { continue }
+        do {
+            try option.checkEnvironmentValue(String(cString: value))
+        } catch {
+            throw Failure(message: "\(error.description); set it right or override it with \(option.flag)", status: 2)
+        }
+    }
+}
+
+/// execvp, with the shell's exit statuses when it fails: 127 not found, 126 not runnable.
+private func replaceProcess(with program: [String]) throws -> Never {
+    let arguments = program.map { strdup($0) } + [nil]
+    execvp(program[0], arguments)
+    let error = errno
+    let reason = String(cString: strerror(error))
+    if error == ENOENT {
+        throw Failure(message: "\(program[0]): command not found", status: 127)
+    }
+    throw Failure(message: "cannot run \(program[0]): \(reason)", status: 126)
+}

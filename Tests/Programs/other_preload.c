@@ -1,0 +1,36 @@
+/*
+ * Another preload library for the shim's tests, standing for jemalloc or a
+ * tracing shim: it hooks socket() too, chaining to the next definition, and
+ * its constructor creates a socket, which may run before libtcpkeep's own
+ * constructor has.  It reports on stdout what that socket got and, at exit,
+ * how many socket() calls passed through it.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int calls;
+
+__attribute__((visibility("default"))) int socket(int domain, int type, int protocol)
+{
+	int (*next)(int, int, int) = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+	__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED);
+	return next(domain, type, protocol);
+}
+
+__attribute__((constructor)) static void create_early_socket(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int keepalive = -1;
+	socklen_t length = sizeof keepalive;
+	getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &length);
+	dprintf(STDOUT_FILENO, "other-constructor keepalive=%d\n", keepalive);
+	close(fd);
+}
+
+__attribute__((destructor)) static void report_calls(void)
+{
+	dprintf(STDOUT_FILENO, "other-calls count=%d\n", calls);
+}

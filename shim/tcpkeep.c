@@ -1,0 +1,302 @@
+/*
+ * libtcpkeep: give every TCP socket a process creates keepalive, without
+ * recompiling the program.  Preloaded with LD_PRELOAD; configured by the
+ * same environment variables as libkeepalive (KEEPIDLE, KEEPINTVL, KEEPCNT,
+ * KEEPALIVE=off) plus TCPKEEP_USER_TIMEOUT, TCPKEEP_LOG and TCPKEEP_ENFORCE.
+ *
+ * This code runs inside other people's processes, so: the environment is read
+ * once, the per-call path neither allocates nor locks, errno is left as the
+ * real call left it, and nothing here ever exits or aborts the host.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+#define EXPORT __attribute__((visibility("default")))
+
+enum log_level { LOG_QUIET, LOG_ERROR, LOG_DEBUG };
+
+/* An option the shim sets on each TCP socket, and the variable that configures it. */
+struct tcp_option {
+	const char *name;     /* the socket option, for messages */
+	int optname;          /* at level IPPROTO_TCP */
+	const char *variable; /* the environment variable */
+	const char *unit;
+	int min, max;         /* the kernel's range: include/net/tcp.h, do_tcp_setsockopt */
+	int value;            /* < 0: not configured */
+};
+
+enum { OPT_KEEPIDLE, OPT_KEEPINTVL, OPT_KEEPCNT, OPT_USER_TIMEOUT, OPT_COUNT };
+
+/* Written once under init_once, read-only afterwards. */
+static struct {
+	int enabled;
+	int enforce;
+	enum log_level log;
+	struct tcp_option options[OPT_COUNT];
+} config = {
+	.enabled = 1,
+	.log = LOG_ERROR,
+	.options = {
+		[OPT_KEEPIDLE] = {"TCP_KEEPIDLE", TCP_KEEPIDLE, "KEEPIDLE", "seconds", 1, 32767, -1},
+		[OPT_KEEPINTVL] = {"TCP_KEEPINTVL", TCP_KEEPINTVL, "KEEPINTVL", "seconds", 1, 32767, -1},
+		[OPT_KEEPCNT] = {"TCP_KEEPCNT", TCP_KEEPCNT, "KEEPCNT", "probes", 1, 127, -1},
+		[OPT_USER_TIMEOUT] = {"TCP_USER_TIMEOUT", TCP_USER_TIMEOUT, "TCPKEEP_USER_TIMEOUT",
+				      "milliseconds", 0, INT_MAX, -1},
+	},
+};
+
+static int (*next_socket)(int, int, int);
+static int (*next_setsockopt)(int, int, int, const void *, socklen_t);
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* Each option's setsockopt failure is reported once, not once per socket. */
+static int failure_reported[OPT_COUNT + 1];
+
+static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line to stderr, built on the stack: no stdio buffers, no allocation. */
+static void say(const char *format, ...)
+{
+	char line[256];
+	int saved_errno = errno;
+	va_list args;
+	va_start(args, format);
+	int length = vsnprintf(line, sizeof line - 1, format, args);
+	va_end(args);
+	if (length > (int)sizeof line - 2)
+		length = (int)sizeof line - 2;
+	if (length >= 0) {
+		line[length] = '\n';
+		ssize_t ignored = write(STDERR_FILENO, line, (size_t)length + 1);
+		(void)ignored;
+	}
+	errno = saved_errno;
+}
+
+/* A whole decimal number in [min, max], nothing before or after it. */
+static int parse_number(const char *text, long min, long max, int *out)
+{
+	long value = 0;
+	if (*text == '\0')
+		return 0;
+	for (const char *p = text; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		value = value * 10 + (*p - '0');
+		if (value > max)
+			return 0;
+	}
+	if (value < min)
+		return 0;
+	*out = (int)value;
+	return 1;
+}
+
+static void read_option(struct tcp_option *option)
+{
+	const char *text = getenv(option->variable);
+	if (text != NULL && !parse_number(text, option->min, option->max, &option->value) &&
+	    config.log >= LOG_ERROR)
+		say("tcpkeep: ignoring %s='%.64s': expected a whole number of %s from %d to %d",
+		    option->variable, text, option->unit, option->min, option->max);
+}
+
+/* Reads a yes/no variable; returns 1 or 0, or `fallback` when unset or invalid. */
+static int read_switch(const char *variable, int fallback)
+{
+	static const char *const off[] = {"off", "0", "no", "false"};
+	static const char *const on[] = {"on", "1", "yes", "true"};
+	const char *text = getenv(variable);
+	if (text == NULL)
+		return fallback;
+	for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
+		if (strcasecmp(text, off[i]) == 0)
+			return 0;
+		if (strcasecmp(text, on[i]) == 0)
+			return 1;
+	}
+	if (config.log >= LOG_ERROR)
+		say("tcpkeep: ignoring %s='%.64s': expected on, off, 1, 0, yes, no, true or false",
+		    variable, text);
+	return fallback;
+}
+
+static void read_log_level(void)
+{
+	static const char *const names[] = {[LOG_QUIET] = "quiet", [LOG_ERROR] = "error", [LOG_DEBUG] = "debug"};
+	const char *text = getenv("TCPKEEP_LOG");
+	if (text == NULL)
+		return;
+	for (int level = LOG_QUIET; level <= LOG_DEBUG; level++) {
+		if (strcasecmp(text, names[level]) == 0) {
+			config.log = (enum log_level)level;
+			return;
+		}
+	}
+	say("tcpkeep: ignoring TCPKEEP_LOG='%.64s': expected quiet, error or debug", text);
+}
+
+static void initialize(void)
+{
+	int saved_errno = errno;
+	next_socket = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
+	next_setsockopt = (int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
+	read_log_level();
+	config.enabled = read_switch("KEEPALIVE", 1);
+	config.enforce = read_switch("TCPKEEP_ENFORCE", 0);
+	for (int i = 0; i < OPT_COUNT; i++)
+		read_option(&config.options[i]);
+	errno = saved_errno;
+}
+
+/* pthread_once costs one atomic load once done; it also covers a socket()
+ * call from another library's constructor that runs before ours. */
+static inline void ensure_initialized(void)
+{
+	pthread_once(&init_once, initialize);
+}
+
+__attribute__((constructor)) static void load(void)
+{
+	ensure_initialized();
+}
+
+static int is_tcp(int domain, int type, int protocol)
+{
+	return (domain == AF_INET || domain == AF_INET6) &&
+	       (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
+	       (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP);
+}
+
+static void report_failure(int fd, int protocol, int index, const char *name)
+{
+	int err = errno;
+	if (config.log >= LOG_ERROR &&
+	    !__atomic_exchange_n(&failure_reported[index], 1, __ATOMIC_RELAXED))
+		say("tcpkeep: fd %d (%s): setting %s failed: %s (reported once)", fd,
+		    protocol == IPPROTO_MPTCP ? "MPTCP" : "TCP", name, strerror(err));
+}
+
+static void report_configured(int fd, int domain)
+{
+	char line[192];
+	size_t used = 0;
+	for (int i = 0; i < OPT_COUNT && used < sizeof line; i++) {
+		const struct tcp_option *option = &config.options[i];
+		if (option->value >= 0)
+			used += (size_t)snprintf(line + used, sizeof line - used, " %s=%d", option->name,
+						 option->value);
+	}
+	line[used < sizeof line ? used : sizeof line - 1] = '\0';
+	say("tcpkeep: fd %d %s: SO_KEEPALIVE=1%s", fd, domain == AF_INET ? "AF_INET" : "AF_INET6", line);
+}
+
+static void configure(int fd, int domain, int protocol)
+{
+	static const int on = 1;
+	if (next_setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
+		report_failure(fd, protocol, OPT_COUNT, "SO_KEEPALIVE");
+	for (int i = 0; i < OPT_COUNT; i++) {
+		const struct tcp_option *option = &config.options[i];
+		if (option->value >= 0 &&
+		    next_setsockopt(fd, IPPROTO_TCP, option->optname, &option->value, sizeof option->value) != 0)
+			report_failure(fd, protocol, i, option->name);
+	}
+	if (config.log >= LOG_DEBUG)
+		report_configured(fd, domain);
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	ensure_initialized();
+	if (next_socket == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	int fd = next_socket(domain, type, protocol);
+	if (fd < 0 || !config.enabled || !is_tcp(domain, type, protocol))
+		return fd;
+	int saved_errno = errno;
+	configure(fd, domain, protocol);
+	errno = saved_errno;
+	return fd;
+}
+
+/* Whether fd is a TCP socket; asked only for the keepalive options in enforce mode. */
+static int socket_is_tcp(int fd)
+{
+	int domain, type, protocol;
+	socklen_t length = sizeof(int);
+	int saved_errno = errno;
+	int tcp = getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 &&
+		  getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 &&
+		  getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &length) == 0 &&
+		  is_tcp(domain, type, protocol);
+	errno = saved_errno;
+	return tcp;
+}
+
+static const struct tcp_option *configured_option(int level, int optname)
+{
+	for (int i = 0; level == IPPROTO_TCP && i < OPT_COUNT; i++)
+		if (config.options[i].optname == optname && config.options[i].value >= 0)
+			return &config.options[i];
+	return NULL;
+}
+
+/* The value enforce mode puts in place of `requested`, or `requested` itself. */
+static int enforced_value(int level, int optname, int requested)
+{
+	if (level == SOL_SOCKET && optname == SO_KEEPALIVE)
+		return requested == 0 ? 1 : requested;
+	const struct tcp_option *option = configured_option(level, optname);
+	/* A configured user timeout of 0 is the system's default: nothing to enforce. */
+	if (option == NULL || option->value == 0 || requested < option->min || requested > option->max)
+		return requested;
+	int system_default = option->optname == TCP_USER_TIMEOUT && requested == 0;
+	return requested > option->value || system_default ? option->value : requested;
+}
+
+/*
+ * In enforce mode the application may tighten keepalive but not loosen it:
+ * SO_KEEPALIVE=0 becomes 1, and a configured idle, interval, count or user
+ * timeout replaces a longer one (or a user timeout of 0, the system's
+ * default).  Values outside the kernel's range pass through untouched, so
+ * the application gets the same EINVAL it would get without the shim.
+ */
+EXPORT int setsockopt(int fd, int level, int optname, const void *optval, socklen_t optlen)
+{
+	ensure_initialized();
+	if (next_setsockopt == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (!config.enforce || !config.enabled || optval == NULL || optlen < (socklen_t)sizeof(int))
+		return next_setsockopt(fd, level, optname, optval, optlen);
+	int requested;
+	memcpy(&requested, optval, sizeof requested);
+	int replacement = enforced_value(level, optname, requested);
+	if (replacement == requested || !socket_is_tcp(fd))
+		return next_setsockopt(fd, level, optname, optval, optlen);
+	if (config.log >= LOG_DEBUG)
+		say("tcpkeep: fd %d: enforcing %d where the program asked for %d (level %d, option %d)", fd,
+		    replacement, requested, level, optname);
+	return next_setsockopt(fd, level, optname, &replacement, sizeof replacement);
+}
