@@ -20,9 +20,12 @@ __attribute__((visibility("default"))) int socket(int domain, int type, int prot
 	return next(domain, type, protocol);
 }
 
+/* Looked up globally, as any other library's call to socket() resolves: a direct call
+ * could be bound to the definition above at link time, bypassing the preloaded ones. */
 __attribute__((constructor)) static void create_early_socket(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int (*global_socket)(int, int, int) = (int (*)(int, int, int))dlsym(RTLD_DEFAULT, "socket");
+	int fd = global_socket(AF_INET, SOCK_STREAM, 0);
 	int keepalive = -1;
 	socklen_t length = sizeof keepalive;
 	getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &length);

@@ -238,7 +238,7 @@ static int set_options(const char *kind, int count, char **assignments)
 		int now = -1;
 		socklen_t length = sizeof now;
 		getsockopt(fd, found->level, found->option, &now, &length);
-		printf("set %s requested=%d result=%d errno=%d value=%d\n", found->name, value, result,
+		printf("set option=%s requested=%d result=%d errno=%d value=%d\n", found->name, value, result,
 		       result == 0 ? 0 : error, now);
 	}
 	close(fd);
