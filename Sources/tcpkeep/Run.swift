@@ -26,6 +26,11 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         guard !program.isEmpty else { throw ValidationError("missing the program to run, e.g. tcpkeep run --idle 60 -- redis-server") }
+        // Everything from the first word that is not an option of ours is captured, so a
+        // mistyped option would otherwise be run as the program.
+        if let first = command.first, first != "--", first.hasPrefix("-") {
+            throw ValidationError("Unknown option '\(first)'; put the program after --")
+        }
     }
 
     func run() throws {

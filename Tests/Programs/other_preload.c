@@ -2,12 +2,13 @@
  * Another preload library for the shim's tests, standing for jemalloc or a
  * tracing shim: it hooks socket() too, chaining to the next definition, and
  * its constructor creates a socket, which may run before libtcpkeep's own
- * constructor has.  It reports on stdout what that socket got and, at exit,
- * how many socket() calls passed through it.
+ * constructor has.  With OTHER_PRELOAD_REPORT set it reports on stdout what
+ * that socket got and, at exit, how many socket() calls passed through it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,11 +30,13 @@ __attribute__((constructor)) static void create_early_socket(void)
 	int keepalive = -1;
 	socklen_t length = sizeof keepalive;
 	getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &keepalive, &length);
-	dprintf(STDOUT_FILENO, "other-constructor keepalive=%d\n", keepalive);
+	if (getenv("OTHER_PRELOAD_REPORT"))
+		dprintf(STDOUT_FILENO, "other-constructor keepalive=%d\n", keepalive);
 	close(fd);
 }
 
 __attribute__((destructor)) static void report_calls(void)
 {
-	dprintf(STDOUT_FILENO, "other-calls count=%d\n", calls);
+	if (getenv("OTHER_PRELOAD_REPORT"))
+		dprintf(STDOUT_FILENO, "other-calls count=%d\n", calls);
 }

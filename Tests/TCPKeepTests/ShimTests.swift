@@ -190,7 +190,7 @@ struct ShimTests {
         let order = shimFirst ? [Artifacts.shim, other] : [other, Artifacts.shim]
         let result = try runProcess(
             [try Artifacts.probe.get(), "tcp"],
-            environment: ["LD_PRELOAD": order.joined(separator: " "), "KEEPIDLE": "30"])
+            environment: ["LD_PRELOAD": order.joined(separator: " "), "KEEPIDLE": "30", "OTHER_PRELOAD_REPORT": "1"])
         #expect(records(result, labelled: "other-constructor").first?["keepalive"] == "1", "\(result)")
         let socket = try #require(records(result, labelled: "socket").first, "\(result)")
         #expect(socket["keepalive"] == "1" && socket["idle"] == "30" && socket["errno"] == "4242")
@@ -199,7 +199,7 @@ struct ShimTests {
         // And `tcpkeep run` puts the shim in front of it without dropping it.
         let run = try runProcess(
             [Artifacts.tcpkeep, "run", "--idle", "30", "--", try Artifacts.probe.get(), "tcp"],
-            environment: ["LD_PRELOAD": other])
+            environment: ["LD_PRELOAD": other, "OTHER_PRELOAD_REPORT": "1"])
         #expect(records(run, labelled: "other-calls").first?["count"] == "2", "\(run)")
         #expect(records(run, labelled: "socket").first?["idle"] == "30")
     }

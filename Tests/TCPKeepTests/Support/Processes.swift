@@ -3,6 +3,7 @@ import Foundation
 /// What a finished child process left behind.
 struct ProcessResult: CustomStringConvertible {
     let arguments: [String]
+    let pid: Int32
     /// The exit status, or nil when a signal ended the process.
     let status: Int32?
     /// The signal that ended the process, if one did.
@@ -58,7 +59,7 @@ func runProcess(
     }
     let signaled = process.terminationReason == .uncaughtSignal
     return ProcessResult(
-        arguments: arguments,
+        arguments: arguments, pid: process.processIdentifier,
         status: signaled ? nil : process.terminationStatus,
         signal: signaled ? process.terminationStatus : nil,
         stdout: try String(contentsOf: stdoutURL, encoding: .utf8),
