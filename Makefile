@@ -15,12 +15,12 @@ all: build
 build:
 	$(SWIFT) build $(RELEASE)
 
-# Every test, the sanitizer and valgrind runs of the shim included, then an install into a
-# scratch DESTDIR to check the installed layout finds its shim.
+# An install into a scratch DESTDIR, to check the installed layout finds its shim, then every
+# test, the sanitizer and valgrind runs of the shim included. The tests use Swift Testing alone.
 test: deps
+	$(MAKE) --no-print-directory check-install
 	$(SWIFT) build --build-tests
-	$(SWIFT) test
-	$(MAKE) check-install
+	$(SWIFT) test --disable-xctest
 
 deps:
 	scripts/install-deps
