@@ -25,7 +25,8 @@ let package = Package(
             dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
             plugins: ["BuildShim"]
         ),
-        .executableTarget(name: "tcpkeep", dependencies: ["TCPKeep"]),
+        .target(name: "CLinux", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
+        .executableTarget(name: "tcpkeep", dependencies: ["TCPKeep", "CLinux"]),
         .testTarget(name: "TCPKeepTests", dependencies: ["TCPKeep", "tcpkeep"]),
     ]
 )

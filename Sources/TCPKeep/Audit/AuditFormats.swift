@@ -1,0 +1,184 @@
+/// The audit as a table grouped by process and unit, with a summary line.
+public func formatAuditTable(_ report: AuditReport) -> String {
+    var output = ""
+    let groups = Dictionary(grouping: report.connections) { $0.owner?.pid ?? -1 }
+    for pid in groups.keys.sorted(by: { ($0 == -1 ? Int32.max : $0) < ($1 == -1 ? Int32.max : $1) }) {
+        let connections = groups[pid]!
+        if let owner = connections[0].owner {
+            output += "\(owner.process) (pid \(owner.pid), \(owner.unit ?? "no unit"))"
+            output += owner.executable.map { " \($0)\n" } ?? "\n"
+        } else {
+            output += "owner unknown\n"
+        }
+        let rows = connections.map { connection in
+            [
+                connection.status.rawValue, connection.record.local.description, connection.record.remote.description,
+                connection.record.state.name, timerText(connection.record), connection.options.map(optionsText) ?? "",
+            ]
+        }
+        output += alignedColumns([["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"]] + rows, indent: "  ")
+        output += "\n"
+    }
+    output += summaryLine(report) + "\n"
+    return output
+}
+
+private func timerText(_ record: SocketRecord) -> String {
+    guard record.timer != .none else { return "none" }
+    let probes = record.probes > 0 ? ", \(record.probes) unanswered" : ""
+    return "\(record.timer.name) \(formatSeconds(record.timerSeconds))\(probes)"
+}
+
+private func optionsText(_ options: SocketOptions) -> String {
+    guard options.keepalive else { return "keepalive off" }
+    let userTimeout = options.userTimeout == 0 ? "default" : formatSeconds(Double(options.userTimeout) / 1000)
+    return "idle \(formatDuration(seconds: options.idle)) interval \(formatDuration(seconds: options.interval)) count \(options.count) user-timeout \(userTimeout)"
+}
+
+/// `28.8s` under a minute, `1h59m58s` above.
+public func formatSeconds(_ seconds: Double) -> String {
+    if seconds >= 60 { return formatDuration(seconds: Int(seconds.rounded())) }
+    let tenths = Int((seconds * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)s"
+}
+
+private func alignedColumns(_ rows: [[String]], indent: String) -> String {
+    let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+        var line = indent
+        for (column, cell) in row.enumerated() {
+            line += column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count + 2)
+        }
+        while line.last == " " { line.removeLast() }
+        return line + "\n"
+    }.joined()
+}
+
+private func summaryLine(_ report: AuditReport) -> String {
+    let counts = KeepaliveStatus.allCases.map { "\(report.count($0)) \($0.rawValue)" }.joined(separator: ", ")
+    var line = "\(report.connections.count) connections: \(counts)"
+    if report.gaps.unmappedSockets > 0 {
+        line += "; \(report.gaps.unmappedSockets) sockets not mapped to a process"
+        if let reason = report.gaps.reason { line += " (\(reason))" }
+    }
+    return line
+}
+
+/// `{"connections": [...], "summary": {...}}`, one connection per line.
+public func formatAuditJSON(_ report: AuditReport) -> String {
+    let connections = report.connections.map { connection -> String in
+        let record = connection.record
+        let owner = connection.owner
+        var fields: [(String, String)] = [
+            ("local", json(record.local.description)), ("remote", json(record.remote.description)),
+            ("state", json(record.state.name)), ("status", json(connection.status.rawValue)),
+            ("timer", json(record.timer.name)),
+            ("timer_seconds", record.timer == .none ? "null" : jsonNumber(record.timerSeconds)),
+            ("probes", "\(record.probes)"), ("retransmits", "\(record.retransmits)"),
+            ("send_queue", "\(record.sendQueue)"), ("receive_queue", "\(record.receiveQueue)"),
+            ("inode", "\(record.inode)"), ("uid", "\(record.uid)"),
+            ("pid", owner.map { "\($0.pid)" } ?? "null"), ("process", owner.map { json($0.process) } ?? "null"),
+            ("executable", owner?.executable.map(json) ?? "null"), ("unit", owner?.unit.map(json) ?? "null"),
+        ]
+        if let options = connection.options {
+            fields.append(("options", jsonObject([
+                ("keepalive", "\(options.keepalive)"), ("idle_seconds", "\(options.idle)"),
+                ("interval_seconds", "\(options.interval)"), ("count", "\(options.count)"),
+                ("user_timeout_ms", "\(options.userTimeout)"),
+            ])))
+        } else {
+            fields.append(("options", "null"))
+        }
+        return jsonObject(fields)
+    }
+    var summary = [("connections", "\(report.connections.count)")]
+    summary += KeepaliveStatus.allCases.map { ($0.rawValue, "\(report.count($0))") }
+    summary += [
+        ("unmapped_sockets", "\(report.gaps.unmappedSockets)"),
+        ("unreadable_processes", "\(report.gaps.unreadableProcesses)"),
+        ("unmapped_reason", report.gaps.reason.map(json) ?? "null"),
+    ]
+    let list = connections.isEmpty ? "[]" : "[\n  " + connections.joined(separator: ",\n  ") + "\n]"
+    return "{\"connections\": \(list),\n\"summary\": \(jsonObject(summary))}\n"
+}
+
+private func jsonObject(_ fields: [(String, String)]) -> String {
+    "{" + fields.map { "\(json($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+}
+
+private func jsonNumber(_ value: Double) -> String {
+    let hundredths = Int((value * 100).rounded())
+    let fraction = hundredths % 100
+    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+}
+
+/// A JSON string literal.
+public func json(_ text: String) -> String {
+    var result = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case "\n": result += "\\n"
+        case "\r": result += "\\r"
+        case "\t": result += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: result.unicodeScalars.append(scalar)
+        }
+    }
+    return result + "\""
+}
+
+/// Gauges for node_exporter's textfile collector: connections by process, unit and status;
+/// totals by status, every status present; and the sockets that could not be mapped.
+public func formatAuditPrometheus(_ report: AuditReport) -> String {
+    var output = """
+        # HELP tcpkeep_connections TCP connections by owning process, systemd unit and keepalive status.
+        # TYPE tcpkeep_connections gauge
+
+        """
+    var byOwner: [String: Int] = [:]
+    for connection in report.connections {
+        let labels = [
+            ("process", connection.owner?.process ?? ""), ("unit", connection.owner?.unit ?? ""),
+            ("status", connection.status.rawValue),
+        ]
+        byOwner[prometheusLabels(labels), default: 0] += 1
+    }
+    for labels in byOwner.keys.sorted() {
+        output += "tcpkeep_connections\(labels) \(byOwner[labels]!)\n"
+    }
+    output += """
+        # HELP tcpkeep_connections_by_status TCP connections by keepalive status.
+        # TYPE tcpkeep_connections_by_status gauge
+
+        """
+    for status in KeepaliveStatus.allCases {
+        output += "tcpkeep_connections_by_status\(prometheusLabels([("status", status.rawValue)])) \(report.count(status))\n"
+    }
+    output += """
+        # HELP tcpkeep_unmapped_sockets Selected sockets that could not be mapped to a process.
+        # TYPE tcpkeep_unmapped_sockets gauge
+        tcpkeep_unmapped_sockets \(report.gaps.unmappedSockets)
+
+        """
+    return output
+}
+
+private func prometheusLabels(_ labels: [(String, String)]) -> String {
+    let escaped = labels.map { name, value in
+        var text = ""
+        for character in value {
+            switch character {
+            case "\\": text += "\\\\"
+            case "\"": text += "\\\""
+            case "\n": text += "\\n"
+            default: text.append(character)
+            }
+        }
+        return "\(name)=\"\(text)\""
+    }
+    return "{" + escaped.joined(separator: ",") + "}"
+}

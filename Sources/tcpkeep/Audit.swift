@@ -1,0 +1,149 @@
+import ArgumentParser
+import TCPKeep
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Audit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show which live TCP connections would hang forever if their peer vanished.",
+        discussion: """
+            Reads /proc/net/tcp and tcp6, maps each socket to its process and systemd unit, and \
+            classifies each ESTABLISHED connection: ok (keepalive timer pending), missing (no \
+            timer: keepalive is off), too-slow (later than --max-idle), probing (probes going \
+            unanswered now), unknown (a retransmit or zero-window timer hides the keepalive one).
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table, json, prometheus
+    }
+
+    @Option(help: ArgumentHelp("Audit the network namespace of this process (a container's).", valueName: "pid"))
+    var netnsOf: Int32?
+
+    @Flag(help: "Every TCP state, not only ESTABLISHED.")
+    var all = false
+
+    @Option(help: ArgumentHelp("Flag connections whose keepalive comes later than this: e.g. 5m.", valueName: "duration"))
+    var maxIdle: String?
+
+    @Flag(help: "Read each socket's real keepalive options through pidfd_getfd (root; Linux 5.6+).")
+    var exact = false
+
+    @Option(name: .customLong("port"), help: ArgumentHelp("A local or remote port or range, e.g. 6379 or 17000-17002; repeatable.", valueName: "port"))
+    var ports: [String] = []
+
+    @Option(name: .customLong("pid"), help: ArgumentHelp("Only this process's connections; repeatable.", valueName: "pid"))
+    var pids: [Int32] = []
+
+    @Option(name: .customLong("process"), help: ArgumentHelp("Only processes of this name or executable; repeatable.", valueName: "name"))
+    var processes: [String] = []
+
+    @Option(name: .customLong("unit"), help: ArgumentHelp("Only processes of this systemd unit; repeatable.", valueName: "unit"))
+    var units: [String] = []
+
+    @Option(help: "table, json or prometheus.")
+    var format: Format = .table
+
+    @Option(help: ArgumentHelp("Write the result to this file, replacing it atomically, instead of to standard output.", valueName: "path"))
+    var output: String?
+
+    @Flag(help: "Exit 1 when a selected connection is missing keepalive or too slow.")
+    var check = false
+
+    func validate() throws {
+        _ = try selection()
+        _ = try maxIdleSeconds()
+    }
+
+    private func selection() throws -> AuditSelection {
+        var selection = AuditSelection()
+        for port in ports {
+            guard let range = PortRange(port) else {
+                throw ValidationError("--port: '\(port)' is not a port (0 to 65535) or a range such as 17000-17002")
+            }
+            selection.ports.append(range)
+        }
+        selection.pids = Set(pids)
+        selection.processes = Set(processes)
+        selection.units = Set(units)
+        selection.allStates = all
+        return selection
+    }
+
+    private func maxIdleSeconds() throws -> Int? {
+        guard let maxIdle else { return nil }
+        guard let seconds = parseDuration(maxIdle, in: .seconds), seconds > 0 else {
+            throw ValidationError("--max-idle: '\(maxIdle)' is not a duration in whole seconds above 0 (90, 90s, 5m, 2h)")
+        }
+        return seconds
+    }
+
+    func run() throws {
+        try reportingFailures {
+            let report = try audit(selection: try selection(), maxIdle: try maxIdleSeconds())
+            let text = switch format {
+            case .table: formatAuditTable(report)
+            case .json: formatAuditJSON(report)
+            case .prometheus: formatAuditPrometheus(report)
+            }
+            if let output {
+                try writeAtomically(text, to: output)
+            } else {
+                FileDescriptor.standardOutput.write(text)
+            }
+            if check && report.hasFailures { throw ExitCode(1) }
+        }
+    }
+
+    private func audit(selection: AuditSelection, maxIdle: Int?) throws -> AuditReport {
+        let records = try readSockets().filter(selection.selects)
+        let ownership = SocketOwnership.scan(for: Set(records.lazy.map(\.inode).filter { $0 != 0 }))
+        var owners = OwnerCache()
+        var peers = PeerSockets()
+        defer { peers.close() }
+        var connections: [AuditedConnection] = []
+        var unmapped = 0
+        for record in records {
+            let holder = ownership.holders[record.inode]
+            let owner = holder.flatMap { owners.owner($0.pid) }
+            guard selection.selects(owner) else { continue }
+            if owner == nil && record.inode != 0 { unmapped += 1 }
+            let options = try exact ? holder.flatMap { try peers.options(of: $0) } : nil
+            connections.append(AuditedConnection(
+                record: record, owner: owner, options: options, status: classify(record, options: options, maxIdle: maxIdle)))
+        }
+        connections.sort { ($0.owner?.pid ?? .max, $0.record.local.port) < ($1.owner?.pid ?? .max, $1.record.local.port) }
+        var gaps = AuditGaps(unmappedSockets: unmapped, unreadableProcesses: ownership.unreadableProcesses)
+        if unmapped > 0 {
+            gaps.reason = ownership.unreadableProcesses > 0
+                ? "the open files of \(ownership.unreadableProcesses) processes are readable by root only"
+                : "their processes exited during the scan"
+        }
+        return AuditReport(connections: connections, gaps: gaps)
+    }
+
+    /// The rows of tcp and tcp6 of this namespace, or of the one `--netns-of` names.
+    private func readSockets() throws -> [SocketRecord] {
+        let directory = netnsOf.map { "/proc/\($0)/net" } ?? "/proc/net"
+        if let pid = netnsOf, access("/proc/\(pid)", F_OK) != 0 {
+            throw Failure(message: "--netns-of \(pid): no such process", status: 2)
+        }
+        var records: [SocketRecord] = []
+        for name in ["tcp", "tcp6"] {
+            let path = "\(directory)/\(name)"
+            do {
+                records += try parseProcNetTCP(try readFile(path), file: path)
+            } catch let error as SystemError {
+                // A kernel without IPv6 has no tcp6.
+                if name == "tcp6" && error.code == ENOENT { continue }
+                throw Failure(message: error.message, status: 2)
+            } catch let error as ProcParseError {
+                throw Failure(message: error.description, status: 2)
+            }
+        }
+        return records
+    }
+}

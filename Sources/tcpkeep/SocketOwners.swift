@@ -1,0 +1,75 @@
+import TCPKeep
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a socket is open: a process and one of its descriptors.
+struct SocketHolder {
+    let pid: Int32
+    let fd: Int32
+}
+
+/// Which processes hold which sockets, from every /proc/PID/fd.
+struct SocketOwnership {
+    /// For each wanted inode, the holder with the lowest PID.
+    var holders: [UInt64: SocketHolder] = [:]
+    /// Processes whose descriptors could not be read (another user's, without root).
+    var unreadableProcesses = 0
+
+    /// Scans every process for descriptors that are sockets in `inodes`. A process that exits
+    /// during the scan is skipped.
+    static func scan(for inodes: Set<UInt64>) -> SocketOwnership {
+        var ownership = SocketOwnership()
+        guard !inodes.isEmpty else { return ownership }
+        for name in directoryEntries("/proc") ?? [] {
+            guard let pid = Int32(name) else { continue }
+            guard let directory = opendir("/proc/\(name)/fd") else {
+                if errno == EACCES || errno == EPERM { ownership.unreadableProcesses += 1 }
+                continue
+            }
+            defer { closedir(directory) }
+            let directoryFD = dirfd(directory)
+            while let entry = readdir(directory) {
+                let fdName = entryName(entry)
+                guard let fd = Int32(fdName), let target = readLink(fdName, relativeTo: directoryFD),
+                    let inode = socketInode(target), inodes.contains(inode)
+                else { continue }
+                if let known = ownership.holders[inode], known.pid < pid { continue }
+                ownership.holders[inode] = SocketHolder(pid: pid, fd: fd)
+            }
+        }
+        return ownership
+    }
+}
+
+/// `socket:[12345]` is 12345.
+private func socketInode(_ link: String) -> UInt64? {
+    guard link.hasPrefix("socket:["), link.hasSuffix("]") else { return nil }
+    return UInt64(link.dropFirst(8).dropLast())
+}
+
+/// A process's name, executable and unit, each read once.
+struct OwnerCache {
+    private var owners: [Int32: SocketOwner?] = [:]
+
+    /// Nil when the process is gone.
+    mutating func owner(_ pid: Int32) -> SocketOwner? {
+        if let known = owners[pid] { return known }
+        let owner = (try? readFile("/proc/\(pid)/comm")).map { comm in
+            SocketOwner(
+                pid: pid,
+                process: String(decoding: comm, as: UTF8.self).trimmingTrailingNewline(),
+                executable: readLink("/proc/\(pid)/exe"),
+                unit: (try? readFile("/proc/\(pid)/cgroup")).flatMap { systemdUnit(fromCgroup: String(decoding: $0, as: UTF8.self)) })
+        }
+        owners[pid] = owner
+        return owner
+    }
+}
+
+extension String {
+    func trimmingTrailingNewline() -> String {
+        hasSuffix("\n") ? String(dropLast()) : self
+    }
+}
