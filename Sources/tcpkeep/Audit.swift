@@ -99,6 +99,7 @@ struct Audit: ParsableCommand {
     }
 
     private func audit(selection: AuditSelection, maxIdle: Int?) throws -> AuditReport {
+        if exact { try requirePtraceRights("--exact") }
         let records = try readSockets().filter(selection.selects)
         let ownership = SocketOwnership.scan(for: Set(records.lazy.map(\.inode).filter { $0 != 0 }))
         var owners = OwnerCache()

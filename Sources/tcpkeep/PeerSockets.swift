@@ -5,6 +5,16 @@ import TCPKeep
 import Glibc
 #endif
 
+/// Refuses, before anything is touched, when this process may not reach other processes'
+/// descriptors at all: neither root nor CAP_SYS_PTRACE.
+func requirePtraceRights(_ what: String) throws {
+    guard geteuid() != 0 else { return }
+    let status = (try? readFile("/proc/self/status")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    guard grantsPtrace(status: status) else {
+        throw Failure(message: "\(what) reads other processes' sockets, which needs root or CAP_SYS_PTRACE", status: 2)
+    }
+}
+
 /// Another process's sockets, reached with pidfd_getfd (Linux 5.6+): the duplicate is the same
 /// socket, so its options are the connection's own. Needs ptrace-attach rights over the process.
 struct PeerSockets {

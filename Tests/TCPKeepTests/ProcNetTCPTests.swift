@@ -143,6 +143,15 @@ struct AuditTextTests {
         #expect(systemdUnit(fromCgroup: "0::/system.slice\n") == nil)
     }
 
+    @Test("CAP_SYS_PTRACE is read from CapEff")
+    func ptraceCapability() {
+        #expect(grantsPtrace(status: "Name:\tx\nCapInh:\t0000000000000000\nCapEff:\t000001ffffffffff\n"))
+        #expect(grantsPtrace(status: "CapEff:\t0000000000080000\n"))
+        #expect(!grantsPtrace(status: "CapPrm:\t000001ffffffffff\nCapEff:\t0000000000000000\n"))
+        #expect(!grantsPtrace(status: "CapEff:\tzz\n"))
+        #expect(!grantsPtrace(status: ""))
+    }
+
     @Test("ports and ranges", arguments: [("7000", 7000...7000), ("17000-17002", 17000...17002), ("0", 0...0)])
     func ports(text: String, range: ClosedRange<UInt16>) {
         #expect(PortRange(text)?.range == range)

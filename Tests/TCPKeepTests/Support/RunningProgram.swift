@@ -1,0 +1,68 @@
+import Foundation
+
+/// A program left running while a test looks at it, stopped by its PID when the test is done
+/// (`stop()` in a `defer`, so also when the test fails).
+final class RunningProgram {
+    let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+    /// The lines it printed up to its `ready` line.
+    private(set) var lines: [String] = []
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Starts `arguments` and waits up to `timeout` seconds for it to print `ready`.
+    init(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30) throws {
+        process.executableURL = URL(fileURLWithPath: try executablePath(arguments[0]))
+        process.arguments = Array(arguments.dropFirst())
+        process.environment = hermeticEnvironment.merging(environment) { _, new in new }
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffered = Data()
+        let fd = output.fileHandleForReading.fileDescriptor
+        while !lines.contains("ready") {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let remaining = Int32(max(0, deadline.timeIntervalSinceNow) * 1000)
+            guard remaining > 0, poll(&poller, 1, remaining) > 0 else {
+                stop()
+                throw ProcessTimedOut(arguments: arguments)
+            }
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else {
+                stop()
+                throw NotReady(arguments: arguments, output: lines)
+            }
+            buffered += chunk
+            lines = String(decoding: buffered, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    struct NotReady: Error, CustomStringConvertible {
+        let arguments: [String]
+        let output: [String]
+        var description: String { "\(arguments.joined(separator: " ")) ended before it was ready: \(output)" }
+    }
+}
+
+/// The holder program and the connections it announced.
+struct HeldConnection {
+    let index: Int
+    let client: Int
+    let server: Int
+}
+
+extension RunningProgram {
+    var connections: [HeldConnection] {
+        lines.filter { $0.hasPrefix("connection ") }.map(fields(of:)).map {
+            HeldConnection(index: Int($0["index"]!)!, client: Int($0["client"]!)!, server: Int($0["server"]!)!)
+        }
+    }
+}
