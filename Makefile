@@ -28,6 +28,7 @@ deps:
 bench: build
 	scripts/install-deps bench
 	bench/socket-overhead $(SHIM)
+	bench/audit-connections.py $(BIN)/tcpkeep
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/tcpkeep

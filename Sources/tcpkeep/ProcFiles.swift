@@ -59,14 +59,7 @@ func writeAtomically(_ contents: String, to path: String) throws {
     let temporary = "\(path).tcpkeep-\(getpid()).tmp"
     let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw Failure(message: SystemError(operation: "cannot create", path: temporary, code: errno).message, status: 2) }
-    var bytes = Array(contents.utf8)[...]
-    var failure: Int32 = 0
-    while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if written < 0 && errno == EINTR { continue }
-        guard written > 0 else { failure = errno; break }
-        bytes = bytes.dropFirst(written)
-    }
+    var failure = writeAll(contents, to: fd)
     if failure == 0 && fsync(fd) != 0 { failure = errno }
     close(fd)
     if failure == 0 && rename(temporary, path) != 0 { failure = errno }

@@ -22,6 +22,8 @@ struct SocketOwnership {
     static func scan(for inodes: Set<UInt64>) -> SocketOwnership {
         var ownership = SocketOwnership()
         guard !inodes.isEmpty else { return ownership }
+        // One buffer for every link: a busy host has tens of thousands of descriptors.
+        var link = [CChar](repeating: 0, count: 64)
         for name in directoryEntries("/proc") ?? [] {
             guard let pid = Int32(name) else { continue }
             guard let directory = opendir("/proc/\(name)/fd") else {
@@ -31,9 +33,11 @@ struct SocketOwnership {
             defer { closedir(directory) }
             let directoryFD = dirfd(directory)
             while let entry = readdir(directory) {
-                let fdName = entryName(entry)
-                guard let fd = Int32(fdName), let target = readLink(fdName, relativeTo: directoryFD),
-                    let inode = socketInode(target), inodes.contains(inode)
+                let length = withUnsafePointer(to: &entry.pointee.d_name) { name in
+                    name.withMemoryRebound(to: CChar.self, capacity: 256) { readlinkat(directoryFD, $0, &link, link.count) }
+                }
+                guard length > 0, let inode = socketInode(link[..<length]), inodes.contains(inode),
+                    let fd = Int32(entryName(entry))
                 else { continue }
                 if let known = ownership.holders[inode], known.pid < pid { continue }
                 ownership.holders[inode] = SocketHolder(pid: pid, fd: fd)
@@ -44,9 +48,18 @@ struct SocketOwnership {
 }
 
 /// `socket:[12345]` is 12345.
-private func socketInode(_ link: String) -> UInt64? {
-    guard link.hasPrefix("socket:["), link.hasSuffix("]") else { return nil }
-    return UInt64(link.dropFirst(8).dropLast())
+private func socketInode(_ link: ArraySlice<CChar>) -> UInt64? {
+    let prefix = "socket:[".utf8
+    guard link.count > prefix.count + 1, link.last == CChar(UInt8(ascii: "]")),
+        zip(link, prefix).allSatisfy({ UInt8(bitPattern: $0) == $1 })
+    else { return nil }
+    var inode: UInt64 = 0
+    for character in link.dropFirst(prefix.count).dropLast() {
+        let digit = UInt8(bitPattern: character) &- UInt8(ascii: "0")
+        guard digit < 10 else { return nil }
+        inode = inode &* 10 &+ UInt64(digit)
+    }
+    return inode
 }
 
 /// A process's name, executable and unit, each read once.

@@ -34,14 +34,22 @@ enum FileDescriptor {
     case standardOutput, standardError
 
     func write(_ text: String) {
-        let fd: Int32 = self == .standardOutput ? STDOUT_FILENO : STDERR_FILENO
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        _ = writeAll(text, to: self == .standardOutput ? STDOUT_FILENO : STDERR_FILENO)
+    }
+}
+
+/// Writes all of `text`, retrying short writes; the errno of a failure, or 0.
+func writeAll(_ text: String, to fd: Int32) -> Int32 {
+    var text = text
+    return text.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            bytes = bytes.dropFirst(written)
+            guard written > 0 else { return written < 0 ? errno : EIO }
+            offset += written
         }
+        return 0
     }
 }
 

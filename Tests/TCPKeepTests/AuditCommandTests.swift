@@ -127,6 +127,28 @@ struct AuditCommandTests {
         #expect(report.connection(held[0].server, held[0].client)?["status"] as? String == "missing")
     }
 
+    @Test("--netns-of reads another namespace; a peer that stops answering shows as probing")
+    func probingInANamespace() throws {
+        let namespace = try NetworkNamespace("audit")
+        defer { namespace.delete() }
+        let holder = try RunningProgram(namespace.command([try Artifacts.holder.get(), "4:keepalive:1:1:100"]))
+        defer { holder.stop() }
+        let held = holder.connections[0]
+        #expect(try audit(["--pid", "\(holder.pid)"]).connections.isEmpty, "the host's namespace has none of its connections")
+        try namespace.dropEverything()
+        // Idle 1 s, then a probe a second: within a few seconds some go unanswered.
+        var client: [String: Any]? = nil
+        for _ in 0..<50 {
+            client = try audit(["--netns-of", "\(holder.pid)", "--pid", "\(holder.pid)"]).connection(held.client, held.server)
+            if (client?["probes"] as? Int ?? 0) >= 2 { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        #expect(client?["status"] as? String == "probing", "\(String(describing: client))")
+        #expect((client?["probes"] as? Int ?? 0) >= 2)
+        let check = try audit(["--netns-of", "\(holder.pid)", "--pid", "\(holder.pid)", "--check"])
+        #expect(check.result.status == 1, "the server side has no keepalive")
+    }
+
     @Test("the table groups by process and ends with a summary; Prometheus gauges add up")
     func textFormats() throws {
         let holder = try RunningProgram([try Artifacts.holder.get(), "4:keepalive:30", "4:none"])

@@ -1,26 +1,49 @@
 /// The audit as a table grouped by process and unit, with a summary line.
 public func formatAuditTable(_ report: AuditReport) -> String {
     var output = ""
-    let groups = Dictionary(grouping: report.connections) { $0.owner?.pid ?? -1 }
-    for pid in groups.keys.sorted(by: { ($0 == -1 ? Int32.max : $0) < ($1 == -1 ? Int32.max : $1) }) {
-        let connections = groups[pid]!
-        if let owner = connections[0].owner {
+    output.reserveCapacity(report.connections.count * 120 + 256)
+    let groups = Dictionary(grouping: report.connections.indices) { report.connections[$0].owner?.pid ?? -1 }
+    // Processes by PID, sockets with no known owner last.
+    for pid in groups.keys.sorted(by: { UInt32(bitPattern: $0) < UInt32(bitPattern: $1) }) {
+        let rows = groups[pid]!.map { report.connections[$0] }
+        if let owner = rows[0].owner {
             output += "\(owner.process) (pid \(owner.pid), \(owner.unit ?? "no unit"))"
             output += owner.executable.map { " \($0)\n" } ?? "\n"
         } else {
             output += "owner unknown\n"
         }
-        let rows = connections.map { connection in
-            [
+        appendTable(to: &output, header: ["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"], rows.count) { index in
+            let connection = rows[index]
+            return [
                 connection.status.rawValue, connection.record.local.description, connection.record.remote.description,
                 connection.record.state.name, timerText(connection.record), connection.options.map(optionsText) ?? "",
             ]
         }
-        output += alignedColumns([["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"]] + rows, indent: "  ")
         output += "\n"
     }
     output += summaryLine(report) + "\n"
     return output
+}
+
+/// Aligned columns, two spaces apart, indented. The cells are made twice, once to measure
+/// and once to write, rather than kept: a busy host has tens of thousands of rows.
+private func appendTable(to output: inout String, header: [String], _ count: Int, cells: (Int) -> [String]) {
+    var widths = header.map(\.count)
+    for index in 0..<count {
+        for (column, cell) in cells(index).enumerated() { widths[column] = max(widths[column], cell.count) }
+    }
+    func append(_ row: [String]) {
+        var line = "  "
+        for (column, cell) in row.enumerated() {
+            line += cell
+            if column < row.count - 1 { line += String(repeating: " ", count: widths[column] - cell.count + 2) }
+        }
+        while line.last == " " { line.removeLast() }
+        output += line
+        output += "\n"
+    }
+    append(header)
+    for index in 0..<count { append(cells(index)) }
 }
 
 private func timerText(_ record: SocketRecord) -> String {
@@ -42,18 +65,6 @@ public func formatSeconds(_ seconds: Double) -> String {
     return "\(tenths / 10).\(tenths % 10)s"
 }
 
-private func alignedColumns(_ rows: [[String]], indent: String) -> String {
-    let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-    return rows.map { row in
-        var line = indent
-        for (column, cell) in row.enumerated() {
-            line += column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count + 2)
-        }
-        while line.last == " " { line.removeLast() }
-        return line + "\n"
-    }.joined()
-}
-
 private func summaryLine(_ report: AuditReport) -> String {
     let counts = KeepaliveStatus.allCases.map { "\(report.count($0)) \($0.rawValue)" }.joined(separator: ", ")
     var line = "\(report.connections.count) connections: \(counts)"
@@ -66,10 +77,14 @@ private func summaryLine(_ report: AuditReport) -> String {
 
 /// `{"connections": [...], "summary": {...}}`, one connection per line.
 public func formatAuditJSON(_ report: AuditReport) -> String {
-    let connections = report.connections.map { connection -> String in
+    // Appended in place: a busy host has tens of thousands of connections.
+    var output = "{\"connections\": ["
+    output.reserveCapacity(report.connections.count * 480 + 512)
+    for (index, connection) in report.connections.enumerated() {
         let record = connection.record
         let owner = connection.owner
-        var fields: [(String, String)] = [
+        output += index == 0 ? "\n  " : ",\n  "
+        appendJSONObject(to: &output, [
             ("local", json(record.local.description)), ("remote", json(record.remote.description)),
             ("state", json(record.state.name)), ("status", json(connection.status.rawValue)),
             ("timer", json(record.timer.name)),
@@ -79,18 +94,10 @@ public func formatAuditJSON(_ report: AuditReport) -> String {
             ("inode", "\(record.inode)"), ("uid", "\(record.uid)"),
             ("pid", owner.map { "\($0.pid)" } ?? "null"), ("process", owner.map { json($0.process) } ?? "null"),
             ("executable", owner?.executable.map(json) ?? "null"), ("unit", owner?.unit.map(json) ?? "null"),
-        ]
-        if let options = connection.options {
-            fields.append(("options", jsonObject([
-                ("keepalive", "\(options.keepalive)"), ("idle_seconds", "\(options.idle)"),
-                ("interval_seconds", "\(options.interval)"), ("count", "\(options.count)"),
-                ("user_timeout_ms", "\(options.userTimeout)"),
-            ])))
-        } else {
-            fields.append(("options", "null"))
-        }
-        return jsonObject(fields)
+            ("options", connection.options.map(optionsJSON) ?? "null"),
+        ])
     }
+    output += report.connections.isEmpty ? "],\n\"summary\": " : "\n],\n\"summary\": "
     var summary = [("connections", "\(report.connections.count)")]
     summary += KeepaliveStatus.allCases.map { ($0.rawValue, "\(report.count($0))") }
     summary += [
@@ -98,12 +105,31 @@ public func formatAuditJSON(_ report: AuditReport) -> String {
         ("unreadable_processes", "\(report.gaps.unreadableProcesses)"),
         ("unmapped_reason", report.gaps.reason.map(json) ?? "null"),
     ]
-    let list = connections.isEmpty ? "[]" : "[\n  " + connections.joined(separator: ",\n  ") + "\n]"
-    return "{\"connections\": \(list),\n\"summary\": \(jsonObject(summary))}\n"
+    appendJSONObject(to: &output, summary)
+    output += "}\n"
+    return output
 }
 
-private func jsonObject(_ fields: [(String, String)]) -> String {
-    "{" + fields.map { "\(json($0.0)): \($0.1)" }.joined(separator: ", ") + "}"
+private func optionsJSON(_ options: SocketOptions) -> String {
+    var text = ""
+    appendJSONObject(to: &text, [
+        ("keepalive", "\(options.keepalive)"), ("idle_seconds", "\(options.idle)"),
+        ("interval_seconds", "\(options.interval)"), ("count", "\(options.count)"),
+        ("user_timeout_ms", "\(options.userTimeout)"),
+    ])
+    return text
+}
+
+/// Field values are JSON already; names are plain.
+private func appendJSONObject(to output: inout String, _ fields: [(String, String)]) {
+    output += "{"
+    for (index, (name, value)) in fields.enumerated() {
+        output += index == 0 ? "\"" : ", \""
+        output += name
+        output += "\": "
+        output += value
+    }
+    output += "}"
 }
 
 private func jsonNumber(_ value: Double) -> String {

@@ -70,17 +70,38 @@ public enum TCPState: UInt8, CaseIterable, Sendable {
 
 /// An IPv4 or IPv6 address and a port. An IPv4-mapped IPv6 address is kept as IPv4.
 public struct Endpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
-    /// 4 bytes for IPv4, 16 for IPv6, in network order.
-    public let address: [UInt8]
+    /// The address's 16 bytes in network order, the first 8 in `high`; IPv4 is IPv4-mapped.
+    /// Kept inline: a busy host has tens of thousands of endpoints.
+    private let high: UInt64
+    private let low: UInt64
     public let port: UInt16
 
+    private static let mappedPrefix: UInt64 = 0x0000_ffff_0000_0000
+
+    /// `address` holds 4 bytes for IPv4 or 16 for IPv6, in network order.
     public init(address: [UInt8], port: UInt16) {
-        let mappedPrefix: [UInt8] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]
-        self.address = address.count == 16 && Array(address.prefix(12)) == mappedPrefix ? Array(address.suffix(4)) : address
+        precondition(address.count == 4 || address.count == 16)
+        let bytes = address.count == 4 ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] + address : address
+        high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
         self.port = port
     }
 
-    public var isIPv4: Bool { address.count == 4 }
+    /// From the kernel's four 32-bit words, each holding four address bytes in memory order.
+    init(words: (UInt32, UInt32, UInt32, UInt32), port: UInt16) {
+        func networkOrder(_ word: UInt32) -> UInt64 { UInt64(UInt32(bigEndian: word)) }
+        high = networkOrder(words.0) << 32 | networkOrder(words.1)
+        low = networkOrder(words.2) << 32 | networkOrder(words.3)
+        self.port = port
+    }
+
+    public var isIPv4: Bool { high == 0 && low & 0xffff_ffff_0000_0000 == Self.mappedPrefix }
+
+    /// The address bytes: 4 for IPv4, 16 for IPv6.
+    public var address: [UInt8] {
+        let all = (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+        return isIPv4 ? Array(all[12...]) : all
+    }
 
     /// `127.0.0.1:7000`, `[::1]:7000`
     public var description: String {
@@ -89,8 +110,10 @@ public struct Endpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
 
     /// The address alone, IPv6 in the shortest form (RFC 5952).
     public var formatAddress: String {
-        if isIPv4 { return address.map(String.init).joined(separator: ".") }
-        let groups = stride(from: 0, to: 16, by: 2).map { UInt16(address[$0]) << 8 | UInt16(address[$0 + 1]) }
+        if isIPv4 {
+            return [24, 16, 8, 0].map { String(UInt8(truncatingIfNeeded: low >> $0)) }.joined(separator: ".")
+        }
+        let groups = [48, 32, 16, 0].map { UInt16(truncatingIfNeeded: high >> $0) } + [48, 32, 16, 0].map { UInt16(truncatingIfNeeded: low >> $0) }
         // The longest run of two or more zero groups, the first such when tied, becomes "::".
         var best: Range<Int>? = nil
         var start: Int? = nil
@@ -130,44 +153,93 @@ public struct ProcParseError: Error, Equatable, CustomStringConvertible, Sendabl
 /// Parses the text of /proc/net/tcp or /proc/net/tcp6 (`file` names it in errors). The header
 /// line is skipped; a blank last line is allowed; any other line out of format is an error.
 public func parseProcNetTCP(_ text: [UInt8], file: String) throws(ProcParseError) -> [SocketRecord] {
-    var records: [SocketRecord] = []
-    records.reserveCapacity(text.count / 150)
-    var lineNumber = 0
-    var lineStart = 0
-    while lineStart < text.count {
-        let lineEnd = text[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? text.count
-        lineNumber += 1
-        let line = text[lineStart..<lineEnd]
-        lineStart = lineEnd + 1
-        if lineNumber == 1 || line.allSatisfy({ $0 == UInt8(ascii: " ") }) { continue }
-        do {
-            records.append(try parseRow(line))
-        } catch {
-            throw ProcParseError(file: file, line: lineNumber, reason: error.reason, text: String(decoding: line, as: UTF8.self))
+    // Raw bytes rather than slices: a busy host has tens of thousands of rows.
+    let parsed: Result<[SocketRecord], ProcParseError> = text.withUnsafeBufferPointer { bytes in
+        var records: [SocketRecord] = []
+        records.reserveCapacity(bytes.count / 150)
+        var lineNumber = 0
+        var lineStart = 0
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != newline { lineEnd += 1 }
+            lineNumber += 1
+            defer { lineStart = lineEnd + 1 }
+            if lineNumber == 1 || (lineStart..<lineEnd).allSatisfy({ bytes[$0] == space }) { continue }
+            var fields = FieldReader(bytes: bytes, position: lineStart, end: lineEnd)
+            do throws(RowError) {
+                records.append(try parseRow(&fields))
+            } catch {
+                let line = String(decoding: UnsafeBufferPointer(rebasing: bytes[lineStart..<lineEnd]), as: UTF8.self)
+                return .failure(ProcParseError(file: file, line: lineNumber, reason: error.reason, text: line))
+            }
         }
+        return .success(records)
     }
-    return records
+    return try parsed.get()
 }
+
+private let newline = UInt8(ascii: "\n")
+private let space = UInt8(ascii: " ")
+private let colon = UInt8(ascii: ":")
 
 struct RowError: Error {
     let reason: String
 }
 
+/// Space-separated fields of one line, as index ranges into the text.
+private struct FieldReader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var position: Int
+    let end: Int
+
+    mutating func next() -> Range<Int>? {
+        while position < end && bytes[position] == space { position += 1 }
+        guard position < end else { return nil }
+        let start = position
+        while position < end && bytes[position] != space { position += 1 }
+        return start..<position
+    }
+
+    func hexNumber(_ range: Range<Int>, maxDigits: Int = 16) -> UInt64? {
+        guard !range.isEmpty, range.count <= maxDigits else { return nil }
+        var value: UInt64 = 0
+        for index in range {
+            guard let digit = hexDigit(bytes[index]) else { return nil }
+            value = value << 4 | digit
+        }
+        return value
+    }
+
+    func decimalNumber(_ range: Range<Int>) -> UInt64? {
+        guard !range.isEmpty, range.count <= 19 else { return nil }
+        var value: UInt64 = 0
+        for index in range {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + UInt64(digit)
+        }
+        return value
+    }
+
+    func colonIndex(_ range: Range<Int>) -> Int? {
+        range.first { bytes[$0] == colon }
+    }
+}
+
 /// `sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...`
-private func parseRow(_ line: ArraySlice<UInt8>) throws(RowError) -> SocketRecord {
-    var fields = FieldReader(line)
-    guard let slot = fields.next(), slot.last == UInt8(ascii: ":") else { throw RowError(reason: "no slot number") }
-    let local = try parseEndpoint(fields.next(), "local address")
-    let remote = try parseEndpoint(fields.next(), "remote address")
-    guard let stateCode = fields.next().flatMap({ hexNumber($0, maxDigits: 2) }), let state = TCPState(rawValue: UInt8(stateCode))
+private func parseRow(_ fields: inout FieldReader) throws(RowError) -> SocketRecord {
+    guard let slot = fields.next(), fields.bytes[slot.upperBound - 1] == colon else { throw RowError(reason: "no slot number") }
+    let local = try parseEndpoint(fields.next(), in: fields, "local address")
+    let remote = try parseEndpoint(fields.next(), in: fields, "remote address")
+    guard let stateCode = fields.next().flatMap({ fields.hexNumber($0, maxDigits: 2) }), let state = TCPState(rawValue: UInt8(stateCode))
     else { throw RowError(reason: "unknown connection state") }
-    let (sendQueue, receiveQueue) = try hexPair(fields.next(), "queue sizes")
-    let (timerCode, timerTicks) = try hexPair(fields.next(), "timer")
+    let (sendQueue, receiveQueue) = try hexPair(fields.next(), in: fields, "queue sizes")
+    let (timerCode, timerTicks) = try hexPair(fields.next(), in: fields, "timer")
     guard timerCode <= UInt64(UInt8.max) else { throw RowError(reason: "unknown timer code") }
-    let retransmits = try number(fields.next(), hex: true, "retransmit count")
-    let uid = try number(fields.next(), hex: false, "uid")
-    let probes = try number(fields.next(), hex: false, "probe count")
-    let inode = try number(fields.next(), hex: false, "inode")
+    let retransmits = try number(fields.next(), in: fields, hex: true, "retransmit count")
+    let uid = try number(fields.next(), in: fields, hex: false, "uid")
+    let probes = try number(fields.next(), in: fields, hex: false, "probe count")
+    let inode = try number(fields.next(), in: fields, hex: false, "inode")
     guard uid <= UInt64(UInt32.max), probes <= UInt64(UInt32.max), retransmits <= UInt64(UInt32.max),
         sendQueue <= UInt64(UInt32.max), receiveQueue <= UInt64(UInt32.max)
     else { throw RowError(reason: "a number out of range") }
@@ -175,19 +247,6 @@ private func parseRow(_ line: ArraySlice<UInt8>) throws(RowError) -> SocketRecor
         local: local, remote: remote, state: state, sendQueue: UInt32(sendQueue), receiveQueue: UInt32(receiveQueue),
         timer: SocketTimer(code: UInt8(timerCode)), timerTicks: timerTicks, retransmits: UInt32(retransmits),
         uid: UInt32(uid), probes: UInt32(probes), inode: inode)
-}
-
-/// Space-separated fields of one line, without copying.
-private struct FieldReader {
-    var rest: ArraySlice<UInt8>
-    init(_ line: ArraySlice<UInt8>) { rest = line }
-
-    mutating func next() -> ArraySlice<UInt8>? {
-        guard let start = rest.firstIndex(where: { $0 != UInt8(ascii: " ") }) else { return nil }
-        let end = rest[start...].firstIndex(of: UInt8(ascii: " ")) ?? rest.endIndex
-        defer { rest = rest[end...] }
-        return rest[start..<end]
-    }
 }
 
 private func hexDigit(_ byte: UInt8) -> UInt64? {
@@ -199,49 +258,34 @@ private func hexDigit(_ byte: UInt8) -> UInt64? {
     }
 }
 
-private func hexNumber(_ digits: ArraySlice<UInt8>, maxDigits: Int = 16) -> UInt64? {
-    guard !digits.isEmpty, digits.count <= maxDigits else { return nil }
-    var value: UInt64 = 0
-    for byte in digits {
-        guard let digit = hexDigit(byte) else { return nil }
-        value = value << 4 | digit
-    }
+private func number(_ field: Range<Int>?, in fields: FieldReader, hex: Bool, _ what: String) throws(RowError) -> UInt64 {
+    guard let field else { throw RowError(reason: "missing \(what)") }
+    guard let value = hex ? fields.hexNumber(field) : fields.decimalNumber(field) else { throw RowError(reason: "malformed \(what)") }
     return value
 }
 
-private func number(_ field: ArraySlice<UInt8>?, hex: Bool, _ what: String) throws(RowError) -> UInt64 {
-    guard let field, !field.isEmpty else { throw RowError(reason: "missing \(what)") }
-    if hex, let value = hexNumber(field) { return value }
-    if !hex, field.count <= 19, field.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
-        return field.reduce(0) { $0 * 10 + UInt64($1 - UInt8(ascii: "0")) }
-    }
-    throw RowError(reason: "malformed \(what)")
-}
-
 /// `00000000:00000000`, `02:00000B3F`
-private func hexPair(_ field: ArraySlice<UInt8>?, _ what: String) throws(RowError) -> (UInt64, UInt64) {
-    guard let field, let colon = field.firstIndex(of: UInt8(ascii: ":")),
-        let first = hexNumber(field[..<colon]), let second = hexNumber(field[(colon + 1)...])
+private func hexPair(_ field: Range<Int>?, in fields: FieldReader, _ what: String) throws(RowError) -> (UInt64, UInt64) {
+    guard let field, let colon = fields.colonIndex(field),
+        let first = fields.hexNumber(field.lowerBound..<colon), let second = fields.hexNumber((colon + 1)..<field.upperBound)
     else { throw RowError(reason: "malformed \(what)") }
     return (first, second)
 }
 
 /// `0100007F:BA75` (IPv4) or 32 hex digits and a port (IPv6). Each 32-bit word is printed in
 /// host order, so on a little-endian host its bytes come out reversed.
-private func parseEndpoint(_ field: ArraySlice<UInt8>?, _ what: String) throws(RowError) -> Endpoint {
-    guard let field, let colon = field.firstIndex(of: UInt8(ascii: ":")),
-        let port = hexNumber(field[(colon + 1)...], maxDigits: 4)
+private func parseEndpoint(_ field: Range<Int>?, in fields: FieldReader, _ what: String) throws(RowError) -> Endpoint {
+    guard let field, let colon = fields.colonIndex(field),
+        let port = fields.hexNumber((colon + 1)..<field.upperBound, maxDigits: 4),
+        colon - field.lowerBound == 8 || colon - field.lowerBound == 32
     else { throw RowError(reason: "malformed \(what)") }
-    let hex = field[..<colon]
-    guard hex.count == 8 || hex.count == 32 else { throw RowError(reason: "malformed \(what)") }
-    var address: [UInt8] = []
-    address.reserveCapacity(hex.count / 2)
-    var wordStart = hex.startIndex
-    while wordStart < hex.endIndex {
-        guard let word = hexNumber(hex[wordStart..<(wordStart + 8)]) else { throw RowError(reason: "malformed \(what)") }
-        // The word's bytes as the host stores it are the address bytes in network order.
-        withUnsafeBytes(of: UInt32(word)) { address += $0 }
-        wordStart += 8
+    func word(_ index: Int) throws(RowError) -> UInt32 {
+        let start = field.lowerBound + 8 * index
+        guard let word = fields.hexNumber(start..<(start + 8)) else { throw RowError(reason: "malformed \(what)") }
+        return UInt32(word)
     }
-    return Endpoint(address: address, port: UInt16(port))
+    // An IPv4 row has one word: as an IPv4-mapped address it is ::ffff:a.b.c.d.
+    let all = colon - field.lowerBound == 8
+        ? (0, 0, UInt32(0xffff).bigEndian, try word(0)) : (try word(0), try word(1), try word(2), try word(3))
+    return Endpoint(words: all, port: UInt16(port))
 }
