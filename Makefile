@@ -8,7 +8,7 @@ RELEASE := -c release --static-swift-stdlib
 BIN = $(shell $(SWIFT) build $(RELEASE) --show-bin-path)
 SHIM = $(BIN)/tcpkeep_TCPKeep.resources/libtcpkeep.so
 
-.PHONY: all build test deps bench install uninstall check-install clean
+.PHONY: all build test deps bench demo install uninstall check-install clean
 
 all: build
 
@@ -29,6 +29,11 @@ bench: build
 	scripts/install-deps bench
 	bench/socket-overhead $(SHIM)
 	bench/audit-connections.py $(BIN)/tcpkeep
+
+# The redis cluster bus before and after tcpkeep, in under a minute.
+demo: build
+	scripts/install-deps demo
+	scripts/demo $(BIN)/tcpkeep
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/tcpkeep

@@ -53,6 +53,7 @@ enum Artifacts {
         try compile(["Tests/Programs/other_preload.c"], to: "libother.so", flags: ["-O1", "-shared", "-fPIC"])
     }
     static let holder = Result { try compile(["Tests/Programs/holder.c"], to: "holder", flags: ["-O1"]) }
+    static let peer = Result { try compile(["Tests/Programs/peer.c"], to: "peer", flags: ["-O1"]) }
     static let sanitizedProbe = Result {
         try compile(["Tests/Programs/probe.c"], to: "probe-sanitized", flags: sanitizerFlags + ["-pthread"])
     }

@@ -32,6 +32,18 @@ final class NetworkNamespace {
         _ = try? runProcess(["ip", "netns", "delete", name])
     }
 
+    /// Joins this namespace to `other` with a veth pair, `address` here and `otherAddress`
+    /// there, both in one /24. The pair goes away with either namespace.
+    func link(to other: NetworkNamespace, address: String, otherAddress: String, tag: String) throws {
+        // Interface names have 15 characters at most.
+        let here = "tk\(tag)\(getpid() % 100_000)a", there = "tk\(tag)\(getpid() % 100_000)b"
+        try Self.check(try runProcess(["ip", "link", "add", here, "netns", name, "type", "veth", "peer", "name", there, "netns", other.name]))
+        for (namespace, interface, ip) in [(self, here, address), (other, there, otherAddress)] {
+            try Self.check(try runProcess(namespace.command(["ip", "addr", "add", "\(ip)/24", "dev", interface])))
+            try Self.check(try runProcess(namespace.command(["ip", "link", "set", interface, "up"])))
+        }
+    }
+
     struct CommandFailed: Error, CustomStringConvertible {
         let result: ProcessResult
         var description: String { "\(result)" }

@@ -6,37 +6,53 @@ final class RunningProgram {
     let process = Process()
     private let input = Pipe()
     private let output = Pipe()
-    /// The lines it printed up to its `ready` line.
+    /// The lines it printed so far.
     private(set) var lines: [String] = []
+    private var buffered = Data()
 
     var pid: Int32 { process.processIdentifier }
 
-    /// Starts `arguments` and waits up to `timeout` seconds for it to print `ready`.
-    init(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 30) throws {
+    /// Starts `arguments` and waits up to `timeout` seconds for it to print a line containing
+    /// `readyLine`.
+    init(
+        _ arguments: [String], environment: [String: String] = [:], readyLine: String = "ready",
+        timeout: TimeInterval = 30
+    ) throws {
         process.executableURL = URL(fileURLWithPath: try executablePath(arguments[0]))
         process.arguments = Array(arguments.dropFirst())
         process.environment = hermeticEnvironment.merging(environment) { _, new in new }
         process.standardInput = input
         process.standardOutput = output
         try process.run()
+        do {
+            try waitForLine(containing: readyLine, timeout: timeout)
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// Reads its output until a line contains `text`; throws when `timeout` passes first or
+    /// the program ends.
+    func waitForLine(containing text: String, timeout: TimeInterval) throws {
         let deadline = Date().addingTimeInterval(timeout)
-        var buffered = Data()
         let fd = output.fileHandleForReading.fileDescriptor
-        while !lines.contains("ready") {
+        while !lines.contains(where: { $0.contains(text) }) {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let remaining = Int32(max(0, deadline.timeIntervalSinceNow) * 1000)
             guard remaining > 0, poll(&poller, 1, remaining) > 0 else {
-                stop()
-                throw ProcessTimedOut(arguments: arguments)
+                throw ProcessTimedOut(arguments: process.arguments ?? [])
             }
             let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else {
-                stop()
-                throw NotReady(arguments: arguments, output: lines)
-            }
+            guard !chunk.isEmpty else { throw NotReady(arguments: process.arguments ?? [], output: lines) }
             buffered += chunk
             lines = String(decoding: buffered, as: UTF8.self).split(separator: "\n").map(String.init)
         }
+    }
+
+    /// Writes a line to its standard input.
+    func send(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
     }
 
     func stop() {
@@ -48,7 +64,7 @@ final class RunningProgram {
     struct NotReady: Error, CustomStringConvertible {
         let arguments: [String]
         let output: [String]
-        var description: String { "\(arguments.joined(separator: " ")) ended before it was ready: \(output)" }
+        var description: String { "\(arguments.joined(separator: " ")) ended before printing what was awaited: \(output)" }
     }
 }
 
