@@ -1,0 +1,115 @@
+/// Documented presets for idle, interval and count. Each also bounds the data-in-flight case with
+/// a user timeout equal to its idle detection time (the README explains the choices).
+public enum KeepaliveProfile: String, CaseIterable, Sendable {
+    case lan, datacenter, internet, mobile
+
+    public var idle: Int {
+        switch self {
+        case .lan: 7
+        case .datacenter: 30
+        case .internet: 80
+        case .mobile: 240
+        }
+    }
+
+    public var interval: Int {
+        switch self {
+        case .lan: 1
+        case .datacenter: 5
+        case .internet: 20
+        case .mobile: 30
+        }
+    }
+
+    public var count: Int {
+        switch self {
+        case .lan, .datacenter: 3
+        case .internet, .mobile: 4
+        }
+    }
+
+    public var settings: KeepaliveSettings {
+        KeepaliveSettings(
+            idle: idle, interval: interval, count: count,
+            userTimeout: detectionBound(idle: idle, interval: interval, count: count) * 1000)
+    }
+}
+
+/// Seconds from a peer's silent death to an error on an idle connection, when the user timeout
+/// does not cut it short: the idle time, then `count` unanswered probes.
+public func detectionBound(idle: Int, interval: Int, count: Int) -> Int {
+    idle + interval * count
+}
+
+/// The smallest `--detect-within`: one second idle and one probe one second later.
+public let smallestDetectionWindow = detectionBound(
+    idle: KeepaliveOption.idle.range.lowerBound, interval: KeepaliveOption.interval.range.lowerBound,
+    count: KeepaliveOption.count.range.lowerBound)
+
+/// Values that detect a silently dead peer within `window` seconds.
+///
+/// The rule: three probes (fewer only when the window is under 4 s) a tenth of the window apart,
+/// and the rest of the window idle, so 10 s gives lan's 7 s / 1 s / 3. Idle and interval are
+/// capped at the kernel's 32767 s, which only shortens the detection time. The user timeout is the
+/// window itself, which bounds the case keepalive does not cover: sent data never acknowledged.
+public func settingsDetecting(within window: Int) throws(SettingsError) -> KeepaliveSettings {
+    guard window >= smallestDetectionWindow else {
+        throw SettingsError(
+            "--detect-within: \(formatDuration(seconds: window)) is too short; the kernel's minimums (1s idle, then 1 probe 1s later) need at least \(formatDuration(seconds: smallestDetectionWindow))")
+    }
+    let userTimeout = KeepaliveOption.userTimeout.range
+    guard window <= userTimeout.upperBound / 1000 else {
+        throw SettingsError(
+            "--detect-within: \(formatDuration(seconds: window)) is too long; TCP_USER_TIMEOUT takes at most \(userTimeout.upperBound)ms (\(formatDuration(seconds: userTimeout.upperBound / 1000)))")
+    }
+    let interval = min(max(window / 10, 1), KeepaliveOption.interval.range.upperBound)
+    let count = min(3, (window - 1) / interval)
+    let idle = min(window - interval * count, KeepaliveOption.idle.range.upperBound)
+    return KeepaliveSettings(idle: idle, interval: interval, count: count, userTimeout: window * 1000)
+}
+
+/// The settings from a profile or a detection window, with the explicitly given values on top.
+///
+/// Unless `--user-timeout` is given, the user timeout follows the final values: a profile's is the
+/// detection bound of the values in effect, and `--detect-within`'s stays the window, which the
+/// explicit values must then still fit.
+public func resolveSettings(
+    profile: KeepaliveProfile?, detectWithin: Int?, explicit: KeepaliveSettings
+) throws(SettingsError) -> KeepaliveSettings {
+    if profile != nil && detectWithin != nil {
+        throw SettingsError("--profile and --detect-within both choose the values; give one of them")
+    }
+    let base: KeepaliveSettings
+    if let profile {
+        base = profile.settings
+    } else if let detectWithin {
+        base = try settingsDetecting(within: detectWithin)
+    } else {
+        return explicit
+    }
+    var settings = explicit
+    settings.idle = explicit.idle ?? base.idle
+    settings.interval = explicit.interval ?? base.interval
+    settings.count = explicit.count ?? base.count
+    let bound = detectionBound(idle: settings.idle!, interval: settings.interval!, count: settings.count!)
+    if let detectWithin, bound > detectWithin {
+        throw SettingsError(
+            "--detect-within \(formatDuration(seconds: detectWithin)) cannot hold with the explicit values: idle + interval x count = \(settings.idle!) + \(settings.interval!) x \(settings.count!) = \(formatDuration(seconds: bound))")
+    }
+    if explicit.userTimeout == nil {
+        settings.userTimeout = (detectWithin ?? bound) * 1000
+    }
+    try settings.checkRanges()
+    return settings
+}
+
+extension KeepaliveSettings {
+    /// Throws for the first value outside the kernel's range.
+    public func checkRanges() throws(SettingsError) {
+        for option in KeepaliveOption.allCases {
+            if let value = self[keyPath: option.keyPath], !option.range.contains(value) {
+                throw SettingsError("\(option.flag): \(value) is out of range; expected \(option.rangeDescription)")
+            }
+        }
+    }
+}
