@@ -46,13 +46,17 @@ public let smallestDetectionWindow = detectionBound(
     idle: KeepaliveOption.idle.range.lowerBound, interval: KeepaliveOption.interval.range.lowerBound,
     count: KeepaliveOption.count.range.lowerBound)
 
-/// Values that detect a silently dead peer within `window` seconds.
+/// Values that detect a silently dead peer within `window` seconds, around the `pinned` values
+/// the command line gives explicitly.
 ///
 /// The rule: three probes (fewer only when the window is under 4 s) a tenth of the window apart,
 /// and the rest of the window idle, so 10 s gives lan's 7 s / 1 s / 3. Idle and interval are
 /// capped at the kernel's 32767 s, which only shortens the detection time. The user timeout is the
 /// window itself, which bounds the case keepalive does not cover: sent data never acknowledged.
-public func settingsDetecting(within window: Int) throws(SettingsError) -> KeepaliveSettings {
+/// The result may exceed the window only through pinned values; `resolveSettings` refuses that.
+public func settingsDetecting(
+    within window: Int, around pinned: KeepaliveSettings = KeepaliveSettings()
+) throws(SettingsError) -> KeepaliveSettings {
     guard window >= smallestDetectionWindow else {
         throw SettingsError(
             "--detect-within: \(formatDuration(seconds: window)) is too short; the kernel's minimums (1s idle, then 1 probe 1s later) need at least \(formatDuration(seconds: smallestDetectionWindow))")
@@ -62,10 +66,14 @@ public func settingsDetecting(within window: Int) throws(SettingsError) -> Keepa
         throw SettingsError(
             "--detect-within: \(formatDuration(seconds: window)) is too long; TCP_USER_TIMEOUT takes at most \(userTimeout.upperBound)ms (\(formatDuration(seconds: userTimeout.upperBound / 1000)))")
     }
-    let interval = min(max(window / 10, 1), KeepaliveOption.interval.range.upperBound)
-    let count = min(3, (window - 1) / interval)
-    let idle = min(window - interval * count, KeepaliveOption.idle.range.upperBound)
-    return KeepaliveSettings(idle: idle, interval: interval, count: count, userTimeout: window * 1000)
+    var settings = pinned
+    let interval = pinned.interval ?? min(max(window / 10, 1), KeepaliveOption.interval.range.upperBound)
+    let count = pinned.count ?? max(1, min(3, (window - (pinned.idle ?? 1)) / interval))
+    settings.interval = interval
+    settings.count = count
+    settings.idle = pinned.idle ?? max(1, min(window - interval * count, KeepaliveOption.idle.range.upperBound))
+    settings.userTimeout = pinned.userTimeout ?? window * 1000
+    return settings
 }
 
 /// The settings from a profile or a detection window, with the explicitly given values on top.
@@ -76,28 +84,29 @@ public func settingsDetecting(within window: Int) throws(SettingsError) -> Keepa
 public func resolveSettings(
     profile: KeepaliveProfile?, detectWithin: Int?, explicit: KeepaliveSettings
 ) throws(SettingsError) -> KeepaliveSettings {
-    if profile != nil && detectWithin != nil {
-        throw SettingsError("--profile and --detect-within both choose the values; give one of them")
-    }
-    let base: KeepaliveSettings
-    if let profile {
-        base = profile.settings
-    } else if let detectWithin {
-        base = try settingsDetecting(within: detectWithin)
-    } else {
-        return explicit
-    }
     var settings = explicit
-    settings.idle = explicit.idle ?? base.idle
-    settings.interval = explicit.interval ?? base.interval
-    settings.count = explicit.count ?? base.count
-    let bound = detectionBound(idle: settings.idle!, interval: settings.interval!, count: settings.count!)
-    if let detectWithin, bound > detectWithin {
-        throw SettingsError(
-            "--detect-within \(formatDuration(seconds: detectWithin)) cannot hold with the explicit values: idle + interval x count = \(settings.idle!) + \(settings.interval!) x \(settings.count!) = \(formatDuration(seconds: bound))")
-    }
-    if explicit.userTimeout == nil {
-        settings.userTimeout = (detectWithin ?? bound) * 1000
+    switch (profile, detectWithin) {
+    case (nil, nil):
+        return explicit
+    case (_?, _?):
+        throw SettingsError("--profile and --detect-within both choose the values; give one of them")
+    case (let profile?, nil):
+        settings.idle = explicit.idle ?? profile.idle
+        settings.interval = explicit.interval ?? profile.interval
+        settings.count = explicit.count ?? profile.count
+        let bound = detectionBound(idle: settings.idle!, interval: settings.interval!, count: settings.count!)
+        if explicit.userTimeout == nil && bound * 1000 > KeepaliveOption.userTimeout.range.upperBound {
+            throw SettingsError(
+                "the detection time of these values (\(formatDuration(seconds: bound))) is longer than TCP_USER_TIMEOUT can be (\(KeepaliveOption.userTimeout.range.upperBound)ms); give --user-timeout")
+        }
+        settings.userTimeout = explicit.userTimeout ?? bound * 1000
+    case (nil, let window?):
+        settings = try settingsDetecting(within: window, around: explicit)
+        let bound = detectionBound(idle: settings.idle!, interval: settings.interval!, count: settings.count!)
+        guard bound <= window else {
+            throw SettingsError(
+                "--detect-within \(formatDuration(seconds: window)) cannot hold with the explicit values: idle + interval x count = \(settings.idle!) + \(settings.interval!) x \(settings.count!) = \(formatDuration(seconds: bound))")
+        }
     }
     try settings.checkRanges()
     return settings
