@@ -52,8 +52,10 @@ public let smallestDetectionWindow = detectionBound(
 /// The rule: three probes (fewer only when the window is under 4 s) a tenth of the window apart,
 /// and the rest of the window idle, so 10 s gives lan's 7 s / 1 s / 3. Idle and interval are
 /// capped at the kernel's 32767 s, which only shortens the detection time. The user timeout is the
-/// window itself, which bounds the case keepalive does not cover: sent data never acknowledged.
-/// The result may exceed the window only through pinned values; `resolveSettings` refuses that.
+/// detection time of the values: it bounds the case keepalive does not cover (sent data never
+/// acknowledged), and a longer one would delay the abort past the last probe, since with a user
+/// timeout the kernel aborts at the first keepalive timer after it. It is the window itself unless
+/// a cap or a pinned value leaves slack. Pinned values may overshoot; `resolveSettings` refuses that.
 public func settingsDetecting(
     within window: Int, around pinned: KeepaliveSettings = KeepaliveSettings()
 ) throws(SettingsError) -> KeepaliveSettings {
@@ -71,16 +73,17 @@ public func settingsDetecting(
     let count = pinned.count ?? max(1, min(3, (window - (pinned.idle ?? 1)) / interval))
     settings.interval = interval
     settings.count = count
-    settings.idle = pinned.idle ?? max(1, min(window - interval * count, KeepaliveOption.idle.range.upperBound))
-    settings.userTimeout = pinned.userTimeout ?? window * 1000
+    let idle = pinned.idle ?? max(1, min(window - interval * count, KeepaliveOption.idle.range.upperBound))
+    settings.idle = idle
+    settings.userTimeout = pinned.userTimeout ?? detectionBound(idle: idle, interval: interval, count: count) * 1000
     return settings
 }
 
 /// The settings from a profile or a detection window, with the explicitly given values on top.
 ///
 /// Unless `--user-timeout` is given, the user timeout follows the final values: a profile's is the
-/// detection bound of the values in effect, and `--detect-within`'s stays the window, which the
-/// explicit values must then still fit.
+/// detection bound of the values in effect. With `--detect-within` the values in effect, explicit
+/// ones included, must notice a dead peer within the window, idle or with data in flight.
 public func resolveSettings(
     profile: KeepaliveProfile?, detectWithin: Int?, explicit: KeepaliveSettings
 ) throws(SettingsError) -> KeepaliveSettings {
@@ -102,10 +105,14 @@ public func resolveSettings(
         settings.userTimeout = explicit.userTimeout ?? bound * 1000
     case (nil, let window?):
         settings = try settingsDetecting(within: window, around: explicit)
-        let bound = detectionBound(idle: settings.idle!, interval: settings.interval!, count: settings.count!)
-        guard bound <= window else {
+        let detection = KeepalivePlan(settings).idleDetectionSeconds
+        guard detection <= window else {
             throw SettingsError(
-                "--detect-within \(formatDuration(seconds: window)) cannot hold with the explicit values: idle + interval x count = \(settings.idle!) + \(settings.interval!) x \(settings.count!) = \(formatDuration(seconds: bound))")
+                "--detect-within \(formatDuration(seconds: window)) cannot hold with the explicit values: an idle connection would take \(formatDuration(seconds: detection)) (idle \(settings.idle!)s, interval \(settings.interval!)s, \(settings.count!) probes, user timeout \(settings.userTimeout!)ms)")
+        }
+        guard let userTimeout = settings.userTimeout, userTimeout > 0, userTimeout <= window * 1000 else {
+            throw SettingsError(
+                "--detect-within \(formatDuration(seconds: window)) cannot hold with --user-timeout \(settings.userTimeout!)ms: data in flight would wait longer")
         }
     }
     try settings.checkRanges()

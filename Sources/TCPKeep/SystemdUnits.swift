@@ -143,7 +143,7 @@ public func unitFileEntries(_ text: String) -> [UnitFileEntry] {
 
 extension StringProtocol {
     var trimmingWhitespace: String {
-        let isSpace = { (c: Character) in c == " " || c == "\t" || c == "\r" }
+        let isSpace = { (c: Character) in c == " " || c == "\t" || c == "\r" || c == "\n" }
         let trimmed = drop(while: isSpace)
         return String(trimmed.dropLast(trimmed.reversed().prefix(while: isSpace).count))
     }
