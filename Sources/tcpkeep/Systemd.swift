@@ -106,11 +106,11 @@ struct Systemd: ParsableCommand {
         let restart = "systemctl restart \(unit)" + (unit.kind == .socket ? " (and its service)" : "")
         FileDescriptor.standardOutput.write("To apply it: systemctl daemon-reload, then \(restart)\n")
         guard reload else { return }
-        guard file.isLiveSystem else {
-            throw Failure(message: "not reloading: --root \(file.root!) is not the running system", status: 1)
-        }
         guard systemdIsRunning else {
             throw Failure(message: "could not reload: systemd is not running here (/run/systemd/system is missing)", status: 1)
+        }
+        guard file.isLiveSystem else {
+            throw Failure(message: "not reloading: --root \(file.root!) is not the running system", status: 1)
         }
         let result = try runProgram(["systemctl", "daemon-reload"])
         guard result.status == 0 else { throw Failure(message: "systemctl daemon-reload failed", status: 1) }
