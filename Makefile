@@ -7,8 +7,15 @@ SWIFT ?= swift
 RELEASE := -c release --static-swift-stdlib
 BIN = $(shell $(SWIFT) build $(RELEASE) --show-bin-path)
 SHIM = $(BIN)/tcpkeep_TCPKeep.resources/libtcpkeep.so
+SHARE = $(DESTDIR)$(PREFIX)/share
+EXAMPLES = redis-server.service.d/50-tcpkeep.conf redis-sentinel.service.d/50-tcpkeep.conf \
+	example.socket.d/50-tcpkeep.conf sysctl.d/60-tcpkeep.conf
+# Written by hand; installed with the binary's path under PREFIX.
+AUDIT_UNITS = tcpkeep-audit.service tcpkeep-audit.timer
+# swift-argument-parser's generate-manual plugin writes the man page here.
+MANUAL = .build/plugins/GenerateManual/outputs/tcpkeep/tcpkeep.1
 
-.PHONY: all build test deps bench demo install uninstall check-install clean
+.PHONY: all build test deps bench demo install uninstall check-install examples manual clean
 
 all: build
 
@@ -35,14 +42,35 @@ demo: build
 	scripts/install-deps demo
 	scripts/demo $(BIN)/tcpkeep
 
-install: build
+# The files in systemd/, regenerated with the tool itself.
+examples: build
+	scripts/generate-examples $(BIN)/tcpkeep systemd
+
+manual:
+	$(SWIFT) package plugin generate-manual --configuration release --date 2025-01-01
+
+install: build manual
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/tcpkeep
 	install -m 755 $(BIN)/tcpkeep $(DESTDIR)$(PREFIX)/bin/tcpkeep
 	install -m 644 $(SHIM) $(DESTDIR)$(PREFIX)/lib/tcpkeep/libtcpkeep.so
+	for example in $(EXAMPLES); do \
+		install -D -m 644 systemd/$$example $(SHARE)/tcpkeep/$$example || exit 1; \
+	done
+	for unit in $(AUDIT_UNITS); do \
+		sed 's|/usr/local/bin/tcpkeep|$(PREFIX)/bin/tcpkeep|' systemd/$$unit >$(SHARE)/tcpkeep/$$unit || exit 1; \
+	done
+	install -d $(SHARE)/bash-completion/completions $(SHARE)/zsh/site-functions $(SHARE)/fish/vendor_completions.d $(SHARE)/man/man1
+	$(BIN)/tcpkeep --generate-completion-script bash >$(SHARE)/bash-completion/completions/tcpkeep
+	$(BIN)/tcpkeep --generate-completion-script zsh >$(SHARE)/zsh/site-functions/_tcpkeep
+	$(BIN)/tcpkeep --generate-completion-script fish >$(SHARE)/fish/vendor_completions.d/tcpkeep.fish
+	install -m 644 $(MANUAL) $(SHARE)/man/man1/tcpkeep.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/tcpkeep $(DESTDIR)$(PREFIX)/lib/tcpkeep/libtcpkeep.so
-	-rmdir $(DESTDIR)$(PREFIX)/lib/tcpkeep 2>/dev/null
+	rm -f $(addprefix $(SHARE)/tcpkeep/,$(EXAMPLES) $(AUDIT_UNITS))
+	rm -f $(SHARE)/bash-completion/completions/tcpkeep $(SHARE)/zsh/site-functions/_tcpkeep \
+		$(SHARE)/fish/vendor_completions.d/tcpkeep.fish $(SHARE)/man/man1/tcpkeep.1
+	-rmdir $(sort $(dir $(addprefix $(SHARE)/tcpkeep/,$(EXAMPLES)))) $(SHARE)/tcpkeep $(DESTDIR)$(PREFIX)/lib/tcpkeep 2>/dev/null
 
 check-install:
 	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
@@ -50,6 +78,14 @@ check-install:
 	expected="export LD_PRELOAD='$$scratch/opt/tcpkeep/lib/tcpkeep/libtcpkeep.so'" && \
 	actual=$$(env -u LD_PRELOAD "$$scratch/opt/tcpkeep/bin/tcpkeep" env) && \
 	if [ "$$actual" != "$$expected" ]; then echo "installed tcpkeep did not find its shim: $$actual"; exit 1; fi && \
+	share="$$scratch/opt/tcpkeep/share" && \
+	for file in $(addprefix tcpkeep/,$(EXAMPLES)) bash-completion/completions/tcpkeep zsh/site-functions/_tcpkeep \
+		fish/vendor_completions.d/tcpkeep.fish man/man1/tcpkeep.1; do \
+		[ -s "$$share/$$file" ] || { echo "make install did not install share/$$file"; exit 1; }; \
+	done && \
+	grep -q "^ExecStart=/opt/tcpkeep/bin/tcpkeep audit" "$$share/tcpkeep/tcpkeep-audit.service" || { echo "the audit unit does not run the installed tcpkeep"; exit 1; }; \
+	grep -q systemd "$$share/bash-completion/completions/tcpkeep" || { echo "the bash completion lacks the systemd command"; exit 1; }; \
+	grep -q '^\.Sh' "$$share/man/man1/tcpkeep.1" || { echo "share/man/man1/tcpkeep.1 is no man page"; exit 1; }; \
 	$(MAKE) --no-print-directory uninstall DESTDIR="$$scratch" PREFIX=/opt/tcpkeep && \
 	if [ -n "$$(find "$$scratch" -type f)" ]; then echo "uninstall left files behind"; exit 1; fi && \
 	echo "check-install: make install and make uninstall work (DESTDIR, PREFIX)"

@@ -3,7 +3,7 @@ public enum DurationUnit: String, Sendable, CustomStringConvertible {
 
     public var description: String { rawValue }
 
-    var expectation: String {
+    public var expectation: String {
         switch self {
         case .seconds: "a duration in whole seconds (90, 90s, 5m, 1h30m)"
         case .milliseconds: "a duration (1500ms, 90s, 5m; a bare number is seconds)"

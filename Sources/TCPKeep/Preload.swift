@@ -41,3 +41,8 @@ public func shimCandidates(executableDirectory: String) -> [String] {
 public func shellQuoted(_ value: String) -> String {
     "'" + value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: #"'\''"#) + "'"
 }
+
+/// `export NAME='value'` lines a POSIX shell can eval.
+public func exportLines(_ variables: [(name: String, value: String)]) -> String {
+    variables.map { "export \($0.name)=\(shellQuoted($0.value))\n" }.joined()
+}

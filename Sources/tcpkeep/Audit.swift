@@ -90,7 +90,11 @@ struct Audit: ParsableCommand {
             case .prometheus: formatAuditPrometheus(report)
             }
             if let output {
-                try writeAtomically(text, to: output)
+                do {
+                    try Files.writeAtomically(text, to: output)
+                } catch let error as Failure {
+                    throw error.asAuditError
+                }
             } else {
                 FileDescriptor.standardOutput.write(text)
             }
@@ -136,15 +140,23 @@ struct Audit: ParsableCommand {
         for name in ["tcp", "tcp6"] {
             let path = "\(directory)/\(name)"
             do {
-                records += try parseProcNetTCP(try readFile(path), file: path)
-            } catch let error as SystemError {
-                // A kernel without IPv6 has no tcp6.
-                if name == "tcp6" && error.code == ENOENT { continue }
-                throw Failure(message: error.message, status: 2)
+                guard let text = try Files.read(path) else {
+                    // A kernel without IPv6 has no tcp6.
+                    if name == "tcp6" { continue }
+                    throw Failure(message: "\(path) does not exist", status: 2)
+                }
+                records += try parseProcNetTCP(text, file: path)
             } catch let error as ProcParseError {
                 throw Failure(message: error.description, status: 2)
+            } catch let error as Failure {
+                throw error.asAuditError
             }
         }
         return records
     }
+}
+
+extension Failure {
+    /// The audit's errors exit 2: 1 is what --check reports.
+    var asAuditError: Failure { Failure(message: message, status: 2) }
 }

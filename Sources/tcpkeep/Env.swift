@@ -18,8 +18,7 @@ struct Env: ParsableCommand {
             let variables = launchEnvironment(
                 settings: try settings.settings(), library: try locateShim(),
                 existingPreload: getenv("LD_PRELOAD").map { String(cString: $0) })
-            let lines = variables.map { "export \($0.name)=\(shellQuoted($0.value))\n" }
-            FileDescriptor.standardOutput.write(lines.joined())
+            FileDescriptor.standardOutput.write(exportLines(variables))
         }
     }
 }

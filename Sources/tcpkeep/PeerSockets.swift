@@ -9,7 +9,7 @@ import Glibc
 /// descriptors at all: neither root nor CAP_SYS_PTRACE.
 func requirePtraceRights(_ what: String) throws {
     guard geteuid() != 0 else { return }
-    let status = (try? readFile("/proc/self/status")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    let status = (try? Files.readText("/proc/self/status")).flatMap { $0 } ?? ""
     guard grantsPtrace(status: status) else {
         throw Failure(message: "\(what) reads other processes' sockets, which needs root or CAP_SYS_PTRACE", status: 2)
     }

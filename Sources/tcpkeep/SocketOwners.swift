@@ -24,7 +24,7 @@ struct SocketOwnership {
         guard !inodes.isEmpty else { return ownership }
         // One buffer for every link: a busy host has tens of thousands of descriptors.
         var link = [CChar](repeating: 0, count: 64)
-        for name in directoryEntries("/proc") ?? [] {
+        for name in Files.names(in: "/proc") {
             guard let pid = Int32(name) else { continue }
             guard let directory = opendir("/proc/\(name)/fd") else {
                 if errno == EACCES || errno == EPERM { ownership.unreadableProcesses += 1 }
@@ -37,7 +37,7 @@ struct SocketOwnership {
                     name.withMemoryRebound(to: CChar.self, capacity: 256) { readlinkat(directoryFD, $0, &link, link.count) }
                 }
                 guard length > 0, let inode = socketInode(link[..<length]), inodes.contains(inode),
-                    let fd = Int32(entryName(entry))
+                    let fd = Int32(Files.entryName(entry))
                 else { continue }
                 if let known = ownership.holders[inode], known.pid < pid { continue }
                 ownership.holders[inode] = SocketHolder(pid: pid, fd: fd)
@@ -69,12 +69,12 @@ struct OwnerCache {
     /// Nil when the process is gone.
     mutating func owner(_ pid: Int32) -> SocketOwner? {
         if let known = owners[pid] { return known }
-        let owner = (try? readFile("/proc/\(pid)/comm")).map { comm in
+        let owner = (try? Files.readText("/proc/\(pid)/comm")).flatMap { $0 }.map { comm in
             SocketOwner(
                 pid: pid,
-                process: String(decoding: comm, as: UTF8.self).trimmingTrailingNewline(),
-                executable: readLink("/proc/\(pid)/exe"),
-                unit: (try? readFile("/proc/\(pid)/cgroup")).flatMap { systemdUnit(fromCgroup: String(decoding: $0, as: UTF8.self)) })
+                process: comm.trimmingTrailingNewline(),
+                executable: Files.readLink("/proc/\(pid)/exe"),
+                unit: (try? Files.readText("/proc/\(pid)/cgroup")).flatMap { $0 }.flatMap(systemdUnit(fromCgroup:)))
         }
         owners[pid] = owner
         return owner

@@ -158,7 +158,9 @@ struct AuditCommandTests {
         #expect(table.lines.contains { $0.hasPrefix("  ok ") && $0.contains("keepalive ") })
         #expect(table.lines.last == "4 connections: 1 ok, 3 missing, 0 too-slow, 0 probing, 0 unknown")
 
-        let output = Artifacts.scratch.appendingPathComponent("audit-\(holder.pid).prom").path
+        let directory = Artifacts.scratch.appendingPathComponent("metrics-\(holder.pid)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let output = directory.appendingPathComponent("tcpkeep.prom").path
         let prometheus = try runProcess([Artifacts.tcpkeep, "audit", "--pid", "\(holder.pid)", "--format", "prometheus", "--output", output])
         #expect(prometheus.status == 0 && prometheus.stdout.isEmpty)
         let text = try String(contentsOfFile: output, encoding: .utf8)
@@ -167,8 +169,9 @@ struct AuditCommandTests {
         #expect(text.contains("tcpkeep_unmapped_sockets 0"))
         let missing = text.split(separator: "\n").first { $0.hasPrefix(#"tcpkeep_connections{process="holder","#) && $0.contains(#"status="missing"}"#) }
         #expect(missing?.hasSuffix(" 3") == true, "\(text)")
-        let files = try FileManager.default.contentsOfDirectory(atPath: Artifacts.scratch.path)
-        #expect(!files.contains { $0.contains(".tcpkeep-") && $0.hasSuffix(".tmp") }, "no temporary file is left")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["tcpkeep.prom"], "no temporary file is left")
+        let unwritable = try runProcess([Artifacts.tcpkeep, "audit", "--format", "prometheus", "--output", "/proc/tcpkeep.prom"])
+        #expect(unwritable.status == 2 && unwritable.stderr.hasPrefix("tcpkeep: cannot "), "\(unwritable)")
     }
 
     @Test("without root it counts the sockets it could not map, and says why; --exact is refused")

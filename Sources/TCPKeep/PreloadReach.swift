@@ -1,0 +1,131 @@
+/// Why LD_PRELOAD would not reach a program's sockets, judged from the file alone.
+public enum PreloadObstacle: Equatable, Sendable {
+    case staticallyLinked, goProgram, setuid, setgid, fileCapabilities
+
+    /// Why, and what to do instead.
+    public var explanation: String {
+        switch self {
+        case .staticallyLinked:
+            "it is statically linked (no ELF interpreter), so ld.so never runs and LD_PRELOAD is ignored; use a BPF sock_ops program or build it dynamically"
+        case .goProgram:
+            "it is a Go program, which makes the socket system call itself; set net.Dialer/ListenConfig KeepAlive (or KeepAliveConfig) in the program instead"
+        case .setuid:
+            "it is set-user-ID, so ld.so runs it in secure-execution mode and drops a preload path with a slash when a user other than its owner runs it; run it as its owner or remove the bit"
+        case .setgid:
+            "it is set-group-ID, so ld.so runs it in secure-execution mode and drops a preload path with a slash when a user outside its group runs it; run it in that group or remove the bit"
+        case .fileCapabilities:
+            "it has file capabilities (security.capability), so ld.so runs it in secure-execution mode for a non-root user and drops a preload path with a slash; give the unit AmbientCapabilities= and remove the file capabilities (setcap -r)"
+        }
+    }
+}
+
+/// What keeps LD_PRELOAD from a program: `bytes` is the file's content (an ELF file is judged
+/// by its program and section headers; anything else, a script say, by its mode alone), `mode`
+/// its st_mode, `hasFileCapabilities` whether it carries a security.capability attribute.
+public func preloadObstacles(executable bytes: [UInt8], mode: UInt32, hasFileCapabilities: Bool) -> [PreloadObstacle] {
+    var obstacles: [PreloadObstacle] = []
+    if let elf = ELFFile(bytes) {
+        if !elf.hasInterpreter { obstacles.append(.staticallyLinked) }
+        if elf.isGoProgram { obstacles.append(.goProgram) }
+    }
+    if mode & 0o4000 != 0 { obstacles.append(.setuid) }
+    // Set-group-ID without group execute marks mandatory locking, not a privilege.
+    if mode & 0o2010 == 0o2010 { obstacles.append(.setgid) }
+    if hasFileCapabilities { obstacles.append(.fileCapabilities) }
+    return obstacles
+}
+
+/// The few facts of an ELF file that decide whether a preload reaches it, read defensively:
+/// a truncated or inconsistent header counts as absent.
+struct ELFFile {
+    private let bytes: [UInt8]
+    private let is64: Bool
+    private let bigEndian: Bool
+
+    init?(_ bytes: [UInt8]) {
+        guard bytes.count >= 52, bytes[0..<4] == [0x7f, 0x45, 0x4c, 0x46], [1, 2].contains(bytes[4]), [1, 2].contains(bytes[5])
+        else { return nil }
+        self.bytes = bytes
+        is64 = bytes[4] == 2
+        bigEndian = bytes[5] == 2
+        guard !is64 || bytes.count >= 64 else { return nil }
+    }
+
+    private static let programInterpreter: UInt32 = 3, programNote: UInt32 = 4
+    /// NT_GO_BUILDID, with the note name "Go".
+    private static let goBuildIDNote: UInt32 = 4
+
+    var hasInterpreter: Bool { programHeaders.contains { $0.type == Self.programInterpreter } }
+
+    /// The Go toolchain writes a `.go.buildinfo` section and a "Go" build-ID note; the note
+    /// survives stripping the section headers.
+    var isGoProgram: Bool {
+        if sectionNames.contains(".go.buildinfo") || sectionNames.contains(".note.go.buildid") { return true }
+        return programHeaders.filter { $0.type == Self.programNote }.contains { header in
+            notes(offset: header.offset, size: header.size).contains { $0.name == "Go" && $0.type == Self.goBuildIDNote }
+        }
+    }
+
+    private func integer(at offset: Int, size: Int) -> Int? {
+        guard offset >= 0, size <= 8, offset <= bytes.count - size else { return nil }
+        var value: UInt64 = 0
+        for index in 0..<size {
+            let byte = UInt64(bytes[offset + (bigEndian ? index : size - 1 - index)])
+            value = value << 8 | byte
+        }
+        return value > UInt64(Int.max) ? nil : Int(value)
+    }
+
+    private var word: Int { is64 ? 8 : 4 }
+
+    /// The file offset of each entry of a header table, or none when the table does not fit the file.
+    private func table(offsetAt: Int, countAt: Int, entrySizeAt: Int) -> [Int] {
+        guard let start = integer(at: offsetAt, size: word), let count = integer(at: countAt, size: 2),
+            let entrySize = integer(at: entrySizeAt, size: 2), entrySize > 0, start > 0,
+            start <= bytes.count, count <= (bytes.count - start) / entrySize
+        else { return [] }
+        return (0..<count).map { start + $0 * entrySize }
+    }
+
+    private var programHeaders: [(type: UInt32, offset: Int, size: Int)] {
+        table(offsetAt: is64 ? 32 : 28, countAt: is64 ? 56 : 44, entrySizeAt: is64 ? 54 : 42).compactMap { entry in
+            guard let type = integer(at: entry, size: 4),
+                let offset = integer(at: entry + (is64 ? 8 : 4), size: word),
+                let size = integer(at: entry + (is64 ? 32 : 16), size: word)
+            else { return nil }
+            return (UInt32(type), offset, size)
+        }
+    }
+
+    private var sectionNames: Set<String> {
+        let sections = table(offsetAt: is64 ? 40 : 32, countAt: is64 ? 60 : 48, entrySizeAt: is64 ? 58 : 46)
+        guard let nameIndex = integer(at: is64 ? 62 : 50, size: 2), nameIndex < sections.count,
+            let names = integer(at: sections[nameIndex] + (is64 ? 24 : 16), size: word)
+        else { return [] }
+        return Set(sections.compactMap { entry in
+            integer(at: entry, size: 4).flatMap { string(at: names + $0) }
+        })
+    }
+
+    private func string(at offset: Int) -> String? {
+        guard offset >= 0, offset < bytes.count, let end = bytes[offset...].firstIndex(of: 0) else { return nil }
+        return String(decoding: bytes[offset..<end], as: UTF8.self)
+    }
+
+    private func notes(offset: Int, size: Int) -> [(name: String, type: UInt32)] {
+        var found: [(name: String, type: UInt32)] = []
+        var position = offset
+        let end = min(offset + size, bytes.count)
+        let aligned = { (length: Int) in (length + 3) & ~3 }
+        while position + 12 <= end, let nameSize = integer(at: position, size: 4),
+            let descriptionSize = integer(at: position + 4, size: 4), let type = integer(at: position + 8, size: 4)
+        {
+            let nameStart = position + 12
+            guard nameSize <= end - nameStart else { break }
+            let name = String(decoding: bytes[nameStart..<nameStart + nameSize].prefix { $0 != 0 }, as: UTF8.self)
+            found.append((name, UInt32(type)))
+            position = nameStart + aligned(nameSize) + aligned(descriptionSize)
+        }
+        return found
+    }
+}

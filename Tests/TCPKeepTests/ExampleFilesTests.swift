@@ -1,0 +1,34 @@
+import Foundation
+import Testing
+
+/// The ready-to-copy files in systemd/ are what the built tcpkeep generates.
+@Suite("Example files")
+struct ExampleFilesTests {
+    func files(under directory: URL) -> [String: Data] {
+        var found: [String: Data] = [:]
+        for case let path as String in FileManager.default.enumerator(atPath: directory.path) ?? FileManager.DirectoryEnumerator() {
+            var isDirectory: ObjCBool = false
+            let url = directory.appendingPathComponent(path)
+            if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                found[path] = FileManager.default.contents(atPath: url.path)
+            }
+        }
+        return found
+    }
+
+    @Test("systemd/ matches what scripts/generate-examples writes with the built tcpkeep")
+    func examplesUpToDate() throws {
+        let output = Artifacts.scratch.appendingPathComponent("examples-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let result = try runProcess([Artifacts.source("scripts/generate-examples"), Artifacts.tcpkeep, output.path])
+        try #require(result.status == 0, "\(result)")
+        let generated = files(under: output)
+        // The audit's units are written by hand and checked by AuditUnitTests.
+        let committed = files(under: URL(fileURLWithPath: Artifacts.source("systemd")))
+            .filter { !["tcpkeep-audit.service", "tcpkeep-audit.timer"].contains($0.key) }
+        #expect(generated.count == 4)
+        for name in Set(generated.keys).union(committed.keys).sorted() {
+            #expect(generated[name] == committed[name], "systemd/\(name) is out of date; run `make examples` to regenerate it")
+        }
+    }
+}
