@@ -147,12 +147,12 @@ struct Doctor: ParsableCommand {
             notes.append("\(socket.unit) passes sockets in, which LD_PRELOAD does not reach: tcpkeep systemd \(socket.unit) sets its KeepAlive=")
         }
         var report = DoctorReport(target: target, obstacles: checked?.obstacles ?? [], notes: notes)
-        guard root.isLiveSystem else {
-            report.notes.append("--root \(root.root!) is not the running system: checked the program alone")
-            return report
-        }
         guard systemdIsRunning else {
             report.notes.append("systemd is not running here: checked the program alone")
+            return report
+        }
+        guard root.isLiveSystem else {
+            report.notes.append("--root \(root.root!) is not the running system: checked the program alone")
             return report
         }
         let shown = try runProgram(["systemctl", "show", "-p", "MainPID", "--value", unit.name])
