@@ -10,7 +10,8 @@ struct Fix: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Turn keepalive on for the TCP connections a running process already has.",
         discussion: """
-            Duplicates each established TCP socket of the process with pidfd_getfd and sets \
+            Duplicates each established TCP socket of the process (and with --listeners each \
+            listening one, whose accepted connections inherit the options) with pidfd_getfd and sets \
             SO_KEEPALIVE and the given values on the duplicate, which is the same socket: the \
             connection changes at once and the process is not restarted. Needs root or \
             CAP_SYS_PTRACE and Linux 5.6+; without them nothing is changed. Sockets the process \
@@ -26,6 +27,9 @@ struct Fix: ParsableCommand {
 
     @OptionGroup var settings: SettingsOptions
 
+    @Flag(help: "Also its listening sockets, so that the connections it accepts from now on inherit the values.")
+    var listeners = false
+
     @Flag(help: "Report what would change, and change nothing.")
     var dryRun = false
 
@@ -39,6 +43,7 @@ struct Fix: ParsableCommand {
     private func selection() throws -> AuditSelection {
         var selection = AuditSelection()
         selection.pids = [pid]
+        selection.allStates = listeners
         selection.ports = try ports.map { port in
             guard let range = PortRange(port) else {
                 throw ValidationError("--port: '\(port)' is not a port (0 to 65535) or a range such as 17000-17002")
@@ -56,13 +61,14 @@ struct Fix: ParsableCommand {
             // The process's own network namespace: a container's connections are in its.
             let directory = "/proc/\(pid)/net"
             let found = try ConnectionAudit(netDirectory: directory, selection: try selection(), maxIdle: nil, exact: false)
-            let targets = found.report.connections.compactMap { connection in
+            let targets = found.report.connections.filter { [.established, .listen].contains($0.record.state) }.compactMap { connection in
                 found.holders[connection.record.inode].map { (record: connection.record, holder: $0) }
             }
             if found.report.gaps.unreadableProcesses > 0 { throw ptraceAccessFailure(EPERM, pid: pid) }
             guard !targets.isEmpty else {
                 let filter = ports.isEmpty ? "" : " with port \(ports.joined(separator: " or "))"
-                return FileDescriptor.standardOutput.write("nothing to change: pid \(pid) has no established TCP connections\(filter)\n")
+                let what = listeners ? "established or listening TCP sockets" : "established TCP connections"
+                return FileDescriptor.standardOutput.write("nothing to change: pid \(pid) has no \(what)\(filter)\n")
             }
             if setsKeepaliveAlone(settings) {
                 warn("no keepalive values given: only SO_KEEPALIVE is set, and the system's timing (net.ipv4.tcp_keepalive_time, _intvl, _probes) applies")

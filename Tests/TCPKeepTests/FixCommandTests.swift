@@ -83,6 +83,36 @@ struct FixCommandTests {
         #expect(none.status == 0 && none.stdout == "nothing to change: pid \(holder.pid) has no established TCP connections with port 1\n")
     }
 
+    @Test("--listeners: connections accepted afterwards inherit the values from the listener")
+    func listeners() throws {
+        try requireRoot()
+        let holder = try RunningProgram([try Artifacts.holder.get(), "4:none"])
+        defer { holder.stop() }
+        let held = holder.connections[0]
+        let result = try fix(["--pid", "\(holder.pid)", "--listeners"] + Self.values)
+        #expect(result.status == 0 && result.lines.first?.hasSuffix("on 3 of 3 connections of pid \(holder.pid)") == true, "\(result)")
+        // A new client: the kernel completes the connection into the listener's queue.
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(held.server).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(client, $0, &length) } }
+        let clientPort = Int(UInt16(bigEndian: local.sin_port))
+        let audit = try runProcess([Artifacts.tcpkeep, "audit", "--port", "\(clientPort)", "--format", "json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [String: Any])
+        let accepted = try #require((object["connections"] as? [[String: Any]])?.first { ($0["local"] as? String)?.hasSuffix(":\(held.server)") == true }, "\(audit)")
+        #expect(accepted["timer"] as? String == "keepalive", "\(accepted)")
+        #expect((accepted["timer_seconds"] as? Double).map { $0 > 15 && $0 <= 20 } == true, "\(accepted)")
+    }
+
     @Test("with no values, SO_KEEPALIVE alone with the system's timing, and it says so")
     func keepaliveAlone() throws {
         try requireRoot()
