@@ -105,7 +105,9 @@ public func mappedShim(maps: String, library: String?) -> String? {
         // address perms offset dev inode path; the path is the rest and may contain spaces.
         let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
         guard fields.count == 6 else { continue }
-        let path = String(fields[5].trimmingWhitespace)
+        var path = String(fields[5].trimmingWhitespace)
+        // A library replaced on disk since it was loaded (an upgrade) is still loaded.
+        if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
         if path == library || path.split(separator: "/").last == "libtcpkeep.so" { return path }
     }
     return nil

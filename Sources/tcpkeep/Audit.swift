@@ -60,12 +60,7 @@ struct Audit: ParsableCommand {
 
     private func selection() throws -> AuditSelection {
         var selection = AuditSelection()
-        for port in ports {
-            guard let range = PortRange(port) else {
-                throw ValidationError("--port: '\(port)' is not a port (0 to 65535) or a range such as 17000-17002")
-            }
-            selection.ports.append(range)
-        }
+        selection.ports = try portRanges(ports)
         selection.pids = Set(pids)
         selection.processes = Set(processes)
         selection.units = Set(units)
@@ -172,6 +167,16 @@ func readSocketRecords(_ directory: String) throws -> [SocketRecord] {
         }
     }
     return records
+}
+
+/// The `--port` values, checked.
+func portRanges(_ ports: [String]) throws -> [PortRange] {
+    try ports.map { port in
+        guard let range = PortRange(port) else {
+            throw ValidationError("--port: '\(port)' is not a port (0 to 65535) or a range such as 17000-17002")
+        }
+        return range
+    }
 }
 
 extension Failure {

@@ -44,12 +44,7 @@ struct Fix: ParsableCommand {
         var selection = AuditSelection()
         selection.pids = [pid]
         selection.allStates = listeners
-        selection.ports = try ports.map { port in
-            guard let range = PortRange(port) else {
-                throw ValidationError("--port: '\(port)' is not a port (0 to 65535) or a range such as 17000-17002")
-            }
-            return range
-        }
+        selection.ports = try portRanges(ports)
         return selection
     }
 
