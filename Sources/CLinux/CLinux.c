@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CLinux.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -39,4 +40,46 @@ int tcpkeep_read_keepalive_options(int fd, struct tcpkeep_keepalive_options *opt
 	    read_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &options->user_timeout) != 0)
 		return -1;
 	return 0;
+}
+
+static int write_option(int fd, int level, int name, int value)
+{
+	return setsockopt(fd, level, name, &value, sizeof value);
+}
+
+int tcpkeep_write_keepalive_options(int fd, const struct tcpkeep_keepalive_options *options, const char **failed)
+{
+	const struct {
+		int level, name, value;
+		const char *label;
+	} steps[] = {
+		{IPPROTO_TCP, TCP_KEEPIDLE, options->idle, "TCP_KEEPIDLE"},
+		{IPPROTO_TCP, TCP_KEEPINTVL, options->interval, "TCP_KEEPINTVL"},
+		{IPPROTO_TCP, TCP_KEEPCNT, options->count, "TCP_KEEPCNT"},
+		{IPPROTO_TCP, TCP_USER_TIMEOUT, options->user_timeout, "TCP_USER_TIMEOUT"},
+		{SOL_SOCKET, SO_KEEPALIVE, options->keepalive, "SO_KEEPALIVE"},
+	};
+	for (unsigned i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		if (steps[i].value == -1)
+			continue;
+		if (write_option(fd, steps[i].level, steps[i].name, steps[i].value) != 0) {
+			*failed = steps[i].label;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+int tcpkeep_is_tcp_socket(int fd)
+{
+	int domain, type, protocol;
+	if (read_option(fd, SOL_SOCKET, SO_DOMAIN, &domain) != 0 || read_option(fd, SOL_SOCKET, SO_TYPE, &type) != 0 ||
+	    read_option(fd, SOL_SOCKET, SO_PROTOCOL, &protocol) != 0)
+		return errno == ENOTSOCK ? 0 : -1;
+	return (domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM &&
+	       (protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP);
 }

@@ -2,21 +2,52 @@
 public enum PreloadObstacle: Equatable, Sendable {
     case staticallyLinked, goProgram, setuid, setgid, fileCapabilities
 
-    /// Why, and what to do instead.
-    public var explanation: String {
+    /// A stable name for JSON: `statically-linked`, `go-program`, `setuid`, `setgid`, `file-capabilities`.
+    public var name: String {
         switch self {
-        case .staticallyLinked:
-            "it is statically linked (no ELF interpreter), so ld.so never runs and LD_PRELOAD is ignored; use a BPF sock_ops program or build it dynamically"
-        case .goProgram:
-            "it is a Go program, which makes the socket system call itself; set net.Dialer/ListenConfig KeepAlive (or KeepAliveConfig) in the program instead"
-        case .setuid:
-            "it is set-user-ID, so ld.so runs it in secure-execution mode and drops a preload path with a slash when a user other than its owner runs it; run it as its owner or remove the bit"
-        case .setgid:
-            "it is set-group-ID, so ld.so runs it in secure-execution mode and drops a preload path with a slash when a user outside its group runs it; run it in that group or remove the bit"
-        case .fileCapabilities:
-            "it has file capabilities (security.capability), so ld.so runs it in secure-execution mode for a non-root user and drops a preload path with a slash; give the unit AmbientCapabilities= and remove the file capabilities (setcap -r)"
+        case .staticallyLinked: "statically-linked"
+        case .goProgram: "go-program"
+        case .setuid: "setuid"
+        case .setgid: "setgid"
+        case .fileCapabilities: "file-capabilities"
         }
     }
+
+    /// Why the preload does not reach it.
+    public var reason: String {
+        switch self {
+        case .staticallyLinked:
+            "it is statically linked (no ELF interpreter), so ld.so never runs and LD_PRELOAD is ignored"
+        case .goProgram:
+            "it is a Go program, which makes the socket system call itself"
+        case .setuid:
+            "it is set-user-ID, so ld.so runs it in secure-execution mode and drops a preload path with a slash when a user other than its owner runs it"
+        case .setgid:
+            "it is set-group-ID, so ld.so runs it in secure-execution mode and drops a preload path with a slash when a user outside its group runs it"
+        case .fileCapabilities:
+            "it has file capabilities (security.capability), so ld.so runs it in secure-execution mode for a non-root user and drops a preload path with a slash"
+        }
+    }
+
+    /// What to do instead.
+    public var advice: String {
+        let others = "tcpkeep fix --pid PID turns keepalive on for the connections a running process has open; sockets systemd passes in take the .socket unit's KeepAlive="
+        return switch self {
+        case .staticallyLinked:
+            "use the program's own keepalive setting, a BPF sock_ops program, or build it dynamically; \(others)"
+        case .goProgram:
+            "set net.Dialer/ListenConfig KeepAlive (or KeepAliveConfig) in the program (Go's default is 15s); \(others)"
+        case .setuid:
+            "run it as its owner or remove the bit; \(others)"
+        case .setgid:
+            "run it in that group or remove the bit; \(others)"
+        case .fileCapabilities:
+            "give the unit AmbientCapabilities= and remove the file capabilities (setcap -r); \(others)"
+        }
+    }
+
+    /// Why, and what to do instead.
+    public var explanation: String { "\(reason); \(advice)" }
 }
 
 /// What keeps LD_PRELOAD from a program: `bytes` is the file's content (an ELF file is judged

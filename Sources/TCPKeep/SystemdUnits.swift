@@ -236,3 +236,9 @@ extension String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
+
+/// The PID in `systemctl show -p MainPID --value UNIT`'s output: 0 when the unit has no main
+/// process running, nil when the output is no number.
+public func parseMainPID(_ output: String) -> Int32? {
+    Int32(output.trimmingWhitespace)
+}

@@ -60,12 +60,7 @@ struct Audit: ParsableCommand {
 
     private func selection() throws -> AuditSelection {
         var selection = AuditSelection()
-        for port in ports {
-            guard let range = PortRange(port) else {
-                throw ValidationError("--port: '\(port)' is not a port (0 to 65535) or a range such as 17000-17002")
-            }
-            selection.ports.append(range)
-        }
+        selection.ports = try portRanges(ports)
         selection.pids = Set(pids)
         selection.processes = Set(processes)
         selection.units = Set(units)
@@ -104,8 +99,29 @@ struct Audit: ParsableCommand {
 
     private func audit(selection: AuditSelection, maxIdle: Int?) throws -> AuditReport {
         if exact { try requirePtraceRights("--exact") }
-        let records = try readSockets().filter(selection.selects)
-        let ownership = SocketOwnership.scan(for: Set(records.lazy.map(\.inode).filter { $0 != 0 }))
+        if let pid = netnsOf, access("/proc/\(pid)", F_OK) != 0 {
+            throw Failure(message: "--netns-of \(pid): no such process", status: 2)
+        }
+        let directory = netnsOf.map { "/proc/\($0)/net" } ?? "/proc/net"
+        return try ConnectionAudit(netDirectory: directory, selection: selection, maxIdle: maxIdle, exact: exact).report
+    }
+}
+
+/// The audit's core, which audit, doctor and fix share: the selected sockets of a network
+/// namespace, mapped to the processes holding them and classified.
+struct ConnectionAudit {
+    let report: AuditReport
+    /// The process and descriptor holding each mapped socket, by inode.
+    let holders: [UInt64: SocketHolder]
+
+    /// `netDirectory` is /proc/net, or /proc/PID/net for PID's namespace. With `exact`, each
+    /// socket's options are read through pidfd_getfd (the caller checks the rights first).
+    /// With PIDs selected, only their descriptors are scanned: a socket they share with
+    /// another process counts as theirs.
+    init(netDirectory: String, selection: AuditSelection, maxIdle: Int?, exact: Bool) throws {
+        let records = try readSocketRecords(netDirectory).filter(selection.selects)
+        let ownership = SocketOwnership.scan(
+            for: Set(records.lazy.map(\.inode).filter { $0 != 0 }), only: selection.pids.isEmpty ? nil : selection.pids)
         var owners = OwnerCache()
         var peers = PeerSockets()
         defer { peers.close() }
@@ -127,32 +143,39 @@ struct Audit: ParsableCommand {
                 ? "the open files of \(ownership.unreadableProcesses) processes are readable by root only"
                 : "their processes exited during the scan"
         }
-        return AuditReport(connections: connections, gaps: gaps)
+        report = AuditReport(connections: connections, gaps: gaps)
+        holders = ownership.holders
     }
+}
 
-    /// The rows of tcp and tcp6 of this namespace, or of the one `--netns-of` names.
-    private func readSockets() throws -> [SocketRecord] {
-        let directory = netnsOf.map { "/proc/\($0)/net" } ?? "/proc/net"
-        if let pid = netnsOf, access("/proc/\(pid)", F_OK) != 0 {
-            throw Failure(message: "--netns-of \(pid): no such process", status: 2)
-        }
-        var records: [SocketRecord] = []
-        for name in ["tcp", "tcp6"] {
-            let path = "\(directory)/\(name)"
-            do {
-                guard let text = try Files.read(path) else {
-                    // A kernel without IPv6 has no tcp6.
-                    if name == "tcp6" { continue }
-                    throw Failure(message: "\(path) does not exist", status: 2)
-                }
-                records += try parseProcNetTCP(text, file: path)
-            } catch let error as ProcParseError {
-                throw Failure(message: error.description, status: 2)
-            } catch let error as Failure {
-                throw error.asAuditError
+/// The rows of tcp and tcp6 in `directory` (/proc/net or /proc/PID/net); errors exit 2.
+func readSocketRecords(_ directory: String) throws -> [SocketRecord] {
+    var records: [SocketRecord] = []
+    for name in ["tcp", "tcp6"] {
+        let path = "\(directory)/\(name)"
+        do {
+            guard let text = try Files.read(path) else {
+                // A kernel without IPv6 has no tcp6.
+                if name == "tcp6" { continue }
+                throw Failure(message: "\(path) does not exist", status: 2)
             }
+            records += try parseProcNetTCP(text, file: path)
+        } catch let error as ProcParseError {
+            throw Failure(message: error.description, status: 2)
+        } catch let error as Failure {
+            throw error.asAuditError
         }
-        return records
+    }
+    return records
+}
+
+/// The `--port` values, checked.
+func portRanges(_ ports: [String]) throws -> [PortRange] {
+    try ports.map { port in
+        guard let range = PortRange(port) else {
+            throw ValidationError("--port: '\(port)' is not a port (0 to 65535) or a range such as 17000-17002")
+        }
+        return range
     }
 }
 

@@ -10,6 +10,15 @@ struct GeneratedFileOptions: ParsableArguments {
     @Flag(help: "Write the file instead of printing it.")
     var write = false
 
+    @OptionGroup var location: RootOption
+
+    var root: String? { location.root }
+    func onDisk(_ path: String) -> String { location.onDisk(path) }
+    var isLiveSystem: Bool { location.isLiveSystem }
+}
+
+/// A directory to treat as /, for the commands that read or write a system's files.
+struct RootOption: ParsableArguments {
     @Option(help: ArgumentHelp("Treat this directory as / (for images, containers and tests).", valueName: "dir"))
     var root: String?
 

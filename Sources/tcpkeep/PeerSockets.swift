@@ -7,12 +7,23 @@ import Glibc
 
 /// Refuses, before anything is touched, when this process may not reach other processes'
 /// descriptors at all: neither root nor CAP_SYS_PTRACE.
-func requirePtraceRights(_ what: String) throws {
-    guard geteuid() != 0 else { return }
-    let status = (try? Files.readText("/proc/self/status")).flatMap { $0 } ?? ""
-    guard grantsPtrace(status: status) else {
-        throw Failure(message: "\(what) reads other processes' sockets, which needs root or CAP_SYS_PTRACE", status: 2)
+func requirePtraceRights(_ what: String, verb: String = "reads") throws {
+    if yamaForbidsPtrace {
+        throw Failure(message: "\(what) \(verb) other processes' sockets, which kernel.yama.ptrace_scope = 3 forbids to everyone", status: 2)
     }
+    guard geteuid() != 0 else { return }
+    guard holdsPtraceCapability else {
+        throw Failure(message: "\(what) \(verb) other processes' sockets, which needs root or CAP_SYS_PTRACE", status: 2)
+    }
+}
+
+private var holdsPtraceCapability: Bool {
+    grantsPtrace(status: (try? Files.readText("/proc/self/status")).flatMap { $0 } ?? "")
+}
+
+/// Yama's ptrace_scope 3: no process may attach to another, root included, until reboot.
+private var yamaForbidsPtrace: Bool {
+    (try? Files.readText("/proc/sys/kernel/yama/ptrace_scope"))??.trimmingTrailingNewline() == "3"
 }
 
 /// Another process's sockets, reached with pidfd_getfd (Linux 5.6+): the duplicate is the same
@@ -29,14 +40,21 @@ struct PeerSockets {
     /// Runs `body` on a duplicate of the holder's descriptor, closed afterwards. Nil when the
     /// process or the descriptor is gone; throws when the system refuses the access itself.
     mutating func withDuplicate<T>(of holder: SocketHolder, _ body: (Int32) throws -> T?) throws -> T? {
+        guard let duplicate = try duplicate(holder) else { return nil }
+        defer { _ = Glibc.close(duplicate) }
+        return try body(duplicate)
+    }
+
+    /// A duplicate of the holder's descriptor, for the caller to close; nil when the process
+    /// or the descriptor is gone. Throws when the system refuses the access itself.
+    mutating func duplicate(_ holder: SocketHolder) throws -> Int32? {
         guard let pidfd = try pidfd(holder.pid) else { return nil }
         let duplicate = tcpkeep_pidfd_getfd(pidfd, holder.fd)
         guard duplicate >= 0 else {
             if errno == EBADF || errno == ESRCH { return nil }
-            throw accessFailure(errno, pid: holder.pid)
+            throw ptraceAccessFailure(errno, pid: holder.pid)
         }
-        defer { _ = Glibc.close(duplicate) }
-        return try body(duplicate)
+        return duplicate
     }
 
     private mutating func pidfd(_ pid: Int32) throws -> Int32? {
@@ -44,33 +62,37 @@ struct PeerSockets {
         let pidfd = tcpkeep_pidfd_open(pid)
         guard pidfd >= 0 else {
             if errno == ESRCH { return nil }
-            throw accessFailure(errno, pid: pid)
+            throw ptraceAccessFailure(errno, pid: pid)
         }
         pidfds[pid] = pidfd
         return pidfd
     }
 
-    private func accessFailure(_ code: Int32, pid: Int32) -> Failure {
-        let reason: String
-        switch code {
-        case ENOSYS: reason = "this kernel has no pidfd_getfd (Linux 5.6 or later is needed)"
-        case EPERM, EACCES:
-            reason = geteuid() == 0
-                ? "ptrace access to pid \(pid) is refused (kernel.yama.ptrace_scope or a security module)"
-                : "reading another process's sockets needs root or CAP_SYS_PTRACE"
-        default: reason = "pid \(pid): \(String(cString: strerror(code)))"
-        }
-        return Failure(message: reason, status: 2)
-    }
-
     /// The keepalive options of the holder's socket.
     mutating func options(of holder: SocketHolder) throws -> SocketOptions? {
-        try withDuplicate(of: holder) { fd in
-            var raw = tcpkeep_keepalive_options()
-            guard tcpkeep_read_keepalive_options(fd, &raw) == 0 else { return nil }
-            return SocketOptions(
-                keepalive: raw.keepalive != 0, idle: Int(raw.idle), interval: Int(raw.interval),
-                count: Int(raw.count), userTimeout: Int(raw.user_timeout))
-        }
+        try withDuplicate(of: holder, keepaliveOptions)
     }
+}
+
+/// The keepalive options of a socket of ours, nil when they cannot be read.
+func keepaliveOptions(_ fd: Int32) -> SocketOptions? {
+    var raw = tcpkeep_keepalive_options()
+    guard tcpkeep_read_keepalive_options(fd, &raw) == 0 else { return nil }
+    return SocketOptions(
+        keepalive: raw.keepalive != 0, idle: Int(raw.idle), interval: Int(raw.interval),
+        count: Int(raw.count), userTimeout: Int(raw.user_timeout))
+}
+
+/// Why the system refused access to another process's descriptors, exit status 2.
+func ptraceAccessFailure(_ code: Int32, pid: Int32) -> Failure {
+    let reason: String
+    switch code {
+    case ENOSYS: reason = "this kernel has no pidfd_getfd (Linux 5.6 or later is needed)"
+    case EPERM, EACCES:
+        reason = !holdsPtraceCapability
+            ? "ptrace access to pid \(pid) is refused: this process lacks CAP_SYS_PTRACE (root without it reaches only processes with no more capabilities than its own)"
+            : "ptrace access to pid \(pid) is refused (kernel.yama.ptrace_scope or a security module)"
+    default: reason = "pid \(pid): \(String(cString: strerror(code)))"
+    }
+    return Failure(message: reason, status: 2)
 }

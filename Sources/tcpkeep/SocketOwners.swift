@@ -17,14 +17,14 @@ struct SocketOwnership {
     /// Processes whose descriptors could not be read (another user's, without root).
     var unreadableProcesses = 0
 
-    /// Scans every process for descriptors that are sockets in `inodes`. A process that exits
-    /// during the scan is skipped.
-    static func scan(for inodes: Set<UInt64>) -> SocketOwnership {
+    /// Scans every process (or those in `only`) for descriptors that are sockets in `inodes`.
+    /// A process that exits during the scan is skipped.
+    static func scan(for inodes: Set<UInt64>, only pids: Set<Int32>? = nil) -> SocketOwnership {
         var ownership = SocketOwnership()
         guard !inodes.isEmpty else { return ownership }
         // One buffer for every link: a busy host has tens of thousands of descriptors.
         var link = [CChar](repeating: 0, count: 64)
-        for name in Files.names(in: "/proc") {
+        for name in pids.map({ $0.sorted().map(String.init) }) ?? Files.names(in: "/proc") {
             guard let pid = Int32(name) else { continue }
             guard let directory = opendir("/proc/\(name)/fd") else {
                 if errno == EACCES || errno == EPERM { ownership.unreadableProcesses += 1 }
@@ -35,6 +35,11 @@ struct SocketOwnership {
             while let entry = readdir(directory) {
                 let length = withUnsafePointer(to: &entry.pointee.d_name) { name in
                     name.withMemoryRebound(to: CChar.self, capacity: 256) { readlinkat(directoryFD, $0, &link, link.count) }
+                }
+                if length < 0 && (errno == EACCES || errno == EPERM) {
+                    // Listed but not readable: ptrace access to the process is refused.
+                    ownership.unreadableProcesses += 1
+                    break
                 }
                 guard length > 0, let inode = socketInode(link[..<length]), inodes.contains(inode),
                     let fd = Int32(Files.entryName(entry))

@@ -56,7 +56,7 @@ struct Systemd: ParsableCommand {
 
     private func dropIn(for unit: UnitName, ownDropIn: String) throws -> String {
         let settings = try settings.settings()
-        let sources = UnitSources(unit: unit, file: file, excluding: ownDropIn)
+        let sources = UnitSources(unit: unit, root: file.location, excluding: ownDropIn)
         if sources.unitFile == nil {
             warn("no unit file for \(unit) in \(unitSearchDirectories.map(file.onDisk).joined(separator: ", ")); the drop-in applies once it is installed")
         }
@@ -77,15 +77,11 @@ struct Systemd: ParsableCommand {
 
     /// Warns when LD_PRELOAD cannot reach the unit's program.
     private func checkReach(_ program: String) {
-        let candidates = program.hasPrefix("/")
-            ? [program] : ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"].map { "\($0)/\(program)" }
-        guard let path = candidates.map(file.onDisk).first(where: { Files.regularFileMode($0) != nil }),
-            let mode = Files.regularFileMode(path), let bytes = try? Files.read(path)
-        else {
+        guard let checked = checkUnitProgram(program, root: file.location) else {
             return warn("cannot read the unit's program \(file.onDisk(program)) to check that LD_PRELOAD reaches it")
         }
-        for obstacle in preloadObstacles(executable: bytes, mode: mode, hasFileCapabilities: Files.hasFileCapabilities(path)) {
-            warn("LD_PRELOAD will not reach \(path): \(obstacle.explanation)")
+        for obstacle in checked.obstacles {
+            warn("LD_PRELOAD will not reach \(checked.path): \(obstacle.explanation)")
         }
     }
 
@@ -118,15 +114,35 @@ struct Systemd: ParsableCommand {
     }
 }
 
+/// A program file and what keeps LD_PRELOAD from it.
+struct ProgramCheck {
+    let path: String
+    let obstacles: [PreloadObstacle]
+}
+
+/// Judges the first of `candidates` that is a regular file; nil when none is, or it cannot be read.
+func checkProgram(candidates: [String]) -> ProgramCheck? {
+    guard let path = candidates.first(where: { Files.regularFileMode($0) != nil }),
+        let mode = Files.regularFileMode(path), let bytes = try? Files.read(path)
+    else { return nil }
+    return ProgramCheck(
+        path: path, obstacles: preloadObstacles(executable: bytes, mode: mode, hasFileCapabilities: Files.hasFileCapabilities(path)))
+}
+
+/// A unit's ExecStart= program under the root, found as systemd finds a name without a path.
+func checkUnitProgram(_ program: String, root: RootOption) -> ProgramCheck? {
+    checkProgram(candidates: commandCandidates(program, searchPath: systemdExecSearchPath).map(root.onDisk))
+}
+
 /// A unit's files under the root, as systemd would read them, leaving out tcpkeep's own drop-in.
-private struct UnitSources {
+struct UnitSources {
     let unitFile: String?
     /// The drop-ins in systemd's order, with their contents.
     let dropIns: [(candidate: DropInCandidate, text: String)]
     let unit: UnitName
-    let file: GeneratedFileOptions
+    let file: RootOption
 
-    init(unit: UnitName, file: GeneratedFileOptions, excluding ownDropIn: String) {
+    init(unit: UnitName, root file: RootOption, excluding ownDropIn: String? = nil) {
         self.unit = unit
         self.file = file
         let names = [unit.name] + (unit.template.map { [$0] } ?? [])

@@ -11,7 +11,7 @@ struct TCPKeepCommand: ParsableCommand {
         commandName: "tcpkeep",
         abstract: "Turn TCP keepalive on for programs that never asked for it.",
         version: "0.1.0",
-        subcommands: [Run.self, Env.self, Audit.self, Plan.self, Systemd.self, Sysctl.self]
+        subcommands: [Run.self, Env.self, Audit.self, Plan.self, Systemd.self, Sysctl.self, Doctor.self, Fix.self]
     )
 
     /// Usage errors exit 2, as the shell's own tools do, not ArgumentParser's 64.

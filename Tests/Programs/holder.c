@@ -4,15 +4,24 @@
  *
  *   holder SPEC...   SPEC is FAMILY:MODE
  *     FAMILY  4 (127.0.0.1), 6 (::1), or mapped (an IPv6 listener on :: that
- *             accepts an IPv4 client, so the server side is ::ffff:127.0.0.1)
+ *             accepts an IPv4 client, so the server side is ::ffff:127.0.0.1);
+ *             udp (two UDP sockets on 127.0.0.1 connected to each other) or unix
+ *             (a connected AF_UNIX stream pair), which take MODE none only
  *     MODE    none                the client sets no keepalive
  *             keepalive:I[:V:C]   the client sets SO_KEEPALIVE, TCP_KEEPIDLE I
  *                                 and optionally TCP_KEEPINTVL V, TCP_KEEPCNT C
  *             stalled:I           keepalive:I, then the client writes until the
  *                                 server, which never reads, closes its window
  *
- * For each SPEC it prints "connection index=N client=PORT server=PORT", then
- * "ready".  The accepted (server) side never sets keepalive.
+ * For each TCP SPEC it prints "connection index=N client=PORT server=PORT", for
+ * udp and unix "held index=N family=FAMILY", then "ready".  The accepted (server)
+ * side never sets keepalive.
+ *
+ * A line "report" on standard input makes it print, for every socket it holds,
+ * what getsockopt reads on it now, then "reported N" (N counts the reports):
+ *   socket index=N side=client|server family=F fd=FD keepalive=K idle=I
+ *          interval=V count=C user_timeout=U
+ * with "-" for an option the socket refuses (the TCP ones on udp and unix).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void fail(const char *what)
@@ -60,8 +70,84 @@ static void stall(int client)
 		fail("holder: write");
 }
 
+/* Every socket held, for "report". */
+static struct held {
+	int index, fd;
+	const char *side, *family;
+} held[256];
+static int held_count;
+
+static void remember(int index, int fd, const char *side, const char *family)
+{
+	if (held_count == (int)(sizeof held / sizeof held[0])) {
+		fprintf(stderr, "holder: too many sockets\n");
+		exit(2);
+	}
+	held[held_count++] = (struct held){index, fd, side, family};
+}
+
+/* The option's value, or "-" when the socket refuses it. */
+static const char *option(int fd, int level, int name, char *buffer, size_t size)
+{
+	int value;
+	socklen_t length = sizeof value;
+	if (getsockopt(fd, level, name, &value, &length) != 0)
+		return "-";
+	snprintf(buffer, size, "%d", value);
+	return buffer;
+}
+
+static void report(void)
+{
+	static int reports;
+	for (int i = 0; i < held_count; i++) {
+		char k[16], idle[16], interval[16], count[16], timeout[16];
+		int fd = held[i].fd;
+		printf("socket index=%d side=%s family=%s fd=%d keepalive=%s idle=%s interval=%s count=%s user_timeout=%s\n",
+		       held[i].index, held[i].side, held[i].family, fd, option(fd, SOL_SOCKET, SO_KEEPALIVE, k, sizeof k),
+		       option(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle, sizeof idle),
+		       option(fd, IPPROTO_TCP, TCP_KEEPINTVL, interval, sizeof interval),
+		       option(fd, IPPROTO_TCP, TCP_KEEPCNT, count, sizeof count),
+		       option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, timeout, sizeof timeout));
+	}
+	printf("reported %d\n", ++reports);
+	fflush(stdout);
+}
+
+/* udp:none and unix:none: a pair of connected sockets that are not TCP. */
+static void hold_other(int index, const char *family, const char *mode)
+{
+	if (strcmp(mode, "none") != 0) {
+		fprintf(stderr, "holder: %s takes mode none only\n", family);
+		exit(2);
+	}
+	int pair[2];
+	if (strcmp(family, "unix") == 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
+			fail("holder: socketpair");
+	} else {
+		struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		for (int i = 0; i < 2; i++)
+			if ((pair[i] = socket(AF_INET, SOCK_DGRAM, 0)) < 0 || bind(pair[i], (struct sockaddr *)&in, sizeof in) != 0)
+				fail("holder: udp");
+		for (int i = 0; i < 2; i++) {
+			in.sin_port = htons(port_of(pair[1 - i]));
+			if (connect(pair[i], (struct sockaddr *)&in, sizeof in) != 0)
+				fail("holder: udp connect");
+		}
+	}
+	remember(index, pair[0], "client", family);
+	remember(index, pair[1], "server", family);
+	printf("held index=%d family=%s\n", index, family);
+}
+
 static void hold(int index, const char *spec)
 {
+	if (strncmp(spec, "udp:", 4) == 0 || strncmp(spec, "unix:", 5) == 0) {
+		const char *family = strncmp(spec, "udp:", 4) == 0 ? "udp" : "unix";
+		hold_other(index, family, spec + strlen(family) + 1);
+		return;
+	}
 	int v4_only = strncmp(spec, "4:", 2) == 0, v6 = strncmp(spec, "6:", 2) == 0;
 	int mapped = strncmp(spec, "mapped:", 7) == 0;
 	const char *mode = strchr(spec, ':');
@@ -91,8 +177,12 @@ static void hold(int index, const char *spec)
 	int client = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
 	if (client < 0 || (v6 ? connect(client, (struct sockaddr *)&in6, sizeof in6) : connect(client, (struct sockaddr *)&in, sizeof in)) != 0)
 		fail("holder: connect");
-	if (accept(listener, NULL, NULL) < 0)
+	int server = accept(listener, NULL, NULL);
+	if (server < 0)
 		fail("holder: accept");
+	const char *family = v4_only ? "4" : v6 ? "6" : "mapped";
+	remember(index, client, "client", family);
+	remember(index, server, "server", family);
 
 	int idle, interval = 0, count = 0;
 	if (strcmp(mode, "none") == 0) {
@@ -120,8 +210,9 @@ int main(int argc, char **argv)
 		hold(i - 1, argv[i]);
 	printf("ready\n");
 	fflush(stdout);
-	char byte;
-	while (read(STDIN_FILENO, &byte, 1) > 0)
-		;
+	char line[64];
+	while (fgets(line, sizeof line, stdin) != NULL)
+		if (strcmp(line, "report\n") == 0)
+			report();
 	return 0;
 }

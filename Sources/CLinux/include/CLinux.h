@@ -22,4 +22,14 @@ int tcpkeep_pidfd_getfd(int pidfd, int fd);
  * 0 on success, -1 with errno set. */
 int tcpkeep_read_keepalive_options(int fd, struct tcpkeep_keepalive_options *options);
 
+/* Sets TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT, then SO_KEEPALIVE, each
+ * only when its field is not -1 (so the timer is armed with the new idle time). 0 on success,
+ * -1 with errno set and *failed naming the option that failed ("TCP_KEEPIDLE", ...). */
+int tcpkeep_write_keepalive_options(int fd, const struct tcpkeep_keepalive_options *options, const char **failed);
+
+/* 1 when fd is a TCP socket (AF_INET or AF_INET6, SOCK_STREAM, IPPROTO_TCP or IPPROTO_MPTCP),
+ * judged by SO_DOMAIN, SO_TYPE and SO_PROTOCOL; 0 when it is another socket or no socket;
+ * -1 with errno set on another error. */
+int tcpkeep_is_tcp_socket(int fd);
+
 #endif

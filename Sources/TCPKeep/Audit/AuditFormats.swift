@@ -27,7 +27,7 @@ public func formatAuditTable(_ report: AuditReport) -> String {
 
 /// Aligned columns, two spaces apart, indented. The cells are made twice, once to measure
 /// and once to write, rather than kept: a busy host has tens of thousands of rows.
-private func appendTable(to output: inout String, header: [String], _ count: Int, cells: (Int) -> [String]) {
+func appendTable(to output: inout String, header: [String], _ count: Int, cells: (Int) -> [String]) {
     var widths = header.map(\.count)
     for index in 0..<count {
         for (column, cell) in cells(index).enumerated() { widths[column] = max(widths[column], cell.count) }
@@ -46,13 +46,13 @@ private func appendTable(to output: inout String, header: [String], _ count: Int
     for index in 0..<count { append(cells(index)) }
 }
 
-private func timerText(_ record: SocketRecord) -> String {
+func timerText(_ record: SocketRecord) -> String {
     guard record.timer != .none else { return "none" }
     let probes = record.probes > 0 ? ", \(record.probes) unanswered" : ""
     return "\(record.timer.name) \(formatSeconds(record.timerSeconds))\(probes)"
 }
 
-private func optionsText(_ options: SocketOptions) -> String {
+func optionsText(_ options: SocketOptions) -> String {
     guard options.keepalive else { return "keepalive off" }
     let userTimeout = options.userTimeout == 0 ? "default" : formatSeconds(Double(options.userTimeout) / 1000)
     return "idle \(formatDuration(seconds: options.idle)) interval \(formatDuration(seconds: options.interval)) count \(options.count) user-timeout \(userTimeout)"
@@ -65,7 +65,7 @@ public func formatSeconds(_ seconds: Double) -> String {
     return "\(tenths / 10).\(tenths % 10)s"
 }
 
-private func summaryLine(_ report: AuditReport) -> String {
+func summaryLine(_ report: AuditReport) -> String {
     let counts = KeepaliveStatus.allCases.map { "\(report.count($0)) \($0.rawValue)" }.joined(separator: ", ")
     var line = "\(report.connections.count) connections: \(counts)"
     if report.gaps.unmappedSockets > 0 {
@@ -98,6 +98,13 @@ public func formatAuditJSON(_ report: AuditReport) -> String {
         ])
     }
     output += report.connections.isEmpty ? "],\n\"summary\": " : "\n],\n\"summary\": "
+    appendJSONObject(to: &output, summaryFields(report))
+    output += "}\n"
+    return output
+}
+
+/// The summary's fields: the count of each status and what could not be mapped.
+func summaryFields(_ report: AuditReport) -> [(String, String)] {
     var summary = [("connections", "\(report.connections.count)")]
     summary += KeepaliveStatus.allCases.map { ($0.rawValue, "\(report.count($0))") }
     summary += [
@@ -105,18 +112,25 @@ public func formatAuditJSON(_ report: AuditReport) -> String {
         ("unreadable_processes", "\(report.gaps.unreadableProcesses)"),
         ("unmapped_reason", report.gaps.reason.map(json) ?? "null"),
     ]
-    appendJSONObject(to: &output, summary)
-    output += "}\n"
-    return output
+    return summary
 }
 
-private func optionsJSON(_ options: SocketOptions) -> String {
-    var text = ""
-    appendJSONObject(to: &text, [
+func optionsJSON(_ options: SocketOptions) -> String {
+    jsonObject(optionsFields(options))
+}
+
+func optionsFields(_ options: SocketOptions) -> [(String, String)] {
+    [
         ("keepalive", "\(options.keepalive)"), ("idle_seconds", "\(options.idle)"),
         ("interval_seconds", "\(options.interval)"), ("count", "\(options.count)"),
         ("user_timeout_ms", "\(options.userTimeout)"),
-    ])
+    ]
+}
+
+/// `{"name": value, ...}`; the values are JSON already.
+func jsonObject(_ fields: [(String, String)]) -> String {
+    var text = ""
+    appendJSONObject(to: &text, fields)
     return text
 }
 

@@ -16,7 +16,7 @@ public enum KeepaliveStatus: String, CaseIterable, Sendable {
 }
 
 /// A socket's keepalive options as the socket itself reports them (`audit --exact`).
-public struct SocketOptions: Equatable, Sendable {
+public struct SocketOptions: Hashable, Sendable {
     public var keepalive: Bool
     public var idle: Int
     public var interval: Int

@@ -82,3 +82,25 @@ extension RunningProgram {
         }
     }
 }
+
+/// One socket the holder holds, as it reads it back with getsockopt.
+struct HeldSocket: Equatable {
+    let fields: [String: String]
+    var index: Int { Int(fields["index"]!)! }
+    var side: String { fields["side"]! }
+    var family: String { fields["family"]! }
+    /// The options, "-" for one the socket refuses.
+    var options: [String] { ["keepalive", "idle", "interval", "count", "user_timeout"].map { fields[$0]! } }
+}
+
+extension RunningProgram {
+    /// Asks the holder for a report ("report" on its stdin) and returns the sockets in it.
+    func report() throws -> [HeldSocket] {
+        let done = lines.filter { $0.hasPrefix("reported ") }.count
+        send("report")
+        try waitForLine(containing: "reported \(done + 1)", timeout: 10)
+        let start = lines.lastIndex(of: done == 0 ? "ready" : "reported \(done)")! + 1
+        let end = lines.firstIndex(of: "reported \(done + 1)")!
+        return lines[start..<end].filter { $0.hasPrefix("socket ") }.map { HeldSocket(fields: fields(of: $0)) }
+    }
+}
