@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import TCPKeep
 
 #if canImport(Glibc)
@@ -119,9 +120,12 @@ struct ConnectionAudit {
     /// With PIDs selected, only their descriptors are scanned: a socket they share with
     /// another process counts as theirs.
     init(netDirectory: String, selection: AuditSelection, maxIdle: Int?, exact: Bool) throws {
+        // The kernel's cost of writing out /proc/net/tcp and of reading every descriptor's link
+        // are the two large ones: they run side by side.
+        let pids = selection.pids.isEmpty ? nil : selection.pids
+        let scan = BackgroundWork { SocketOwnership.scan(only: pids) }
         let records = try readSocketRecords(netDirectory).filter(selection.selects)
-        let ownership = SocketOwnership.scan(
-            for: Set(records.lazy.map(\.inode).filter { $0 != 0 }), only: selection.pids.isEmpty ? nil : selection.pids)
+        let ownership = scan.wait()
         var owners = OwnerCache()
         var peers = PeerSockets()
         defer { peers.close() }
@@ -145,6 +149,25 @@ struct ConnectionAudit {
         }
         report = AuditReport(connections: connections, gaps: gaps)
         holders = ownership.holders
+    }
+}
+
+/// Work on a thread of its own; `wait()` returns its result.
+final class BackgroundWork<Value: Sendable>: @unchecked Sendable {
+    private var value: Value?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () -> Value) {
+        DispatchQueue.global().async {
+            self.value = work()
+            self.done.signal()
+        }
+    }
+
+    /// The semaphore orders the worker's write of `value` before this read.
+    func wait() -> Value {
+        done.wait()
+        return value!
     }
 }
 

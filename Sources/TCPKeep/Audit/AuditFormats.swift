@@ -28,18 +28,21 @@ public func formatAuditTable(_ report: AuditReport) -> String {
 /// Aligned columns, two spaces apart, indented. The cells are made twice, once to measure
 /// and once to write, rather than kept: a busy host has tens of thousands of rows.
 func appendTable(to output: inout String, header: [String], _ count: Int, cells: (Int) -> [String]) {
-    var widths = header.map(\.count)
+    // Widths in bytes: the cells are ASCII but for process names and paths, where a column
+    // off by a little costs less than counting characters in every cell.
+    var widths = header.map(\.utf8.count)
     for index in 0..<count {
-        for (column, cell) in cells(index).enumerated() { widths[column] = max(widths[column], cell.count) }
+        for (column, cell) in cells(index).enumerated() { widths[column] = max(widths[column], cell.utf8.count) }
     }
+    let padding = (0...(widths.max() ?? 0) + 2).map { String(repeating: " ", count: $0) }
     func append(_ row: [String]) {
-        var line = "  "
-        for (column, cell) in row.enumerated() {
-            line += cell
-            if column < row.count - 1 { line += String(repeating: " ", count: widths[column] - cell.count + 2) }
+        // The last non-empty cell ends the line: no trailing spaces.
+        let last = row.lastIndex { !$0.isEmpty } ?? 0
+        output += "  "
+        for (column, cell) in row[...last].enumerated() {
+            output += cell
+            if column < last { output += padding[widths[column] - cell.utf8.count + 2] }
         }
-        while line.last == " " { line.removeLast() }
-        output += line
         output += "\n"
     }
     append(header)
