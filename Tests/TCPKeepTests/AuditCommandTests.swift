@@ -209,12 +209,3 @@ struct AuditCommandTests {
         #expect(result.stderr.contains(message), "\(result)")
     }
 }
-
-func requireRoot() throws {
-    guard geteuid() != 0 else { return }
-    if runningInCI {
-        Issue.record("CI runs as root, and this test must not be skipped there")
-        throw MissingProgram(name: "root")
-    }
-    try Test.cancel("needs root")
-}

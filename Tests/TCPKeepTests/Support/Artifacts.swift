@@ -84,6 +84,16 @@ func requireProgram(_ program: String) throws {
     try Test.cancel(Comment(rawValue: reason))
 }
 
+/// Skips the running test outside CI when not root; CI runs as root and must not skip it.
+func requireRoot() throws {
+    guard geteuid() != 0 else { return }
+    if runningInCI {
+        Issue.record("CI runs as root, and this test must not be skipped there")
+        throw MissingProgram(name: "root")
+    }
+    try Test.cancel("needs root")
+}
+
 struct MissingProgram: Error {
     let name: String
 }
