@@ -218,17 +218,7 @@ public func systemdEnvironmentLine(name: String, value: String) -> String {
     let assignment = "\(name)=\(value)".replacingOccurrences(of: "%", with: "%%")
     let plain = assignment.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "/._:+,=-@%".contains($0)) }
     if plain { return "Environment=\(assignment)" }
-    var quoted = ""
-    for character in assignment {
-        switch character {
-        case "\\": quoted += "\\\\"
-        case "\"": quoted += "\\\""
-        case "\n": quoted += "\\n"
-        case "\t": quoted += "\\t"
-        default: quoted.append(character)
-        }
-    }
-    return "Environment=\"\(quoted)\""
+    return "Environment=\"\(backslashEscaped(assignment, tabs: true))\""
 }
 
 extension String {

@@ -211,17 +211,6 @@ public func formatAuditPrometheus(_ report: AuditReport) -> String {
 }
 
 private func prometheusLabels(_ labels: [(String, String)]) -> String {
-    let escaped = labels.map { name, value in
-        var text = ""
-        for character in value {
-            switch character {
-            case "\\": text += "\\\\"
-            case "\"": text += "\\\""
-            case "\n": text += "\\n"
-            default: text.append(character)
-            }
-        }
-        return "\(name)=\"\(text)\""
-    }
+    let escaped = labels.map { name, value in "\(name)=\"\(backslashEscaped(value))\"" }
     return "{" + escaped.joined(separator: ",") + "}"
 }
