@@ -184,6 +184,9 @@ struct ShimTests {
         #expect(records(result, labelled: "set").first?["value"] == "0")
     }
 
+    /// With the shim first in LD_PRELOAD, ld.so runs the other library's constructor before the
+    /// shim's (LD_DEBUG=libs shows the order), and its socket() resolves to the shim: that is the
+    /// call the shim serves before its own constructor ran.
     @Test("composes with another preloaded library that hooks socket() and calls it from its constructor", arguments: [true, false])
     func anotherPreload(shimFirst: Bool) throws {
         let other = try Artifacts.otherPreload.get()
