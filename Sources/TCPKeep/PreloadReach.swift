@@ -134,7 +134,11 @@ struct ELFFile {
             let names = integer(at: sections[nameIndex] + (is64 ? 24 : 16), size: word)
         else { return [] }
         return Set(sections.compactMap { entry in
-            integer(at: entry, size: 4).flatMap { string(at: names + $0) }
+            // Offsets come from the file: a crafted one must not overflow.
+            integer(at: entry, size: 4).flatMap { nameOffset in
+                let (offset, overflow) = names.addingReportingOverflow(nameOffset)
+                return overflow ? nil : string(at: offset)
+            }
         })
     }
 
@@ -145,8 +149,9 @@ struct ELFFile {
 
     private func notes(offset: Int, size: Int) -> [(name: String, type: UInt32)] {
         var found: [(name: String, type: UInt32)] = []
+        guard offset >= 0, offset <= bytes.count else { return [] }
         var position = offset
-        let end = min(offset + size, bytes.count)
+        let end = size > bytes.count - offset ? bytes.count : offset + size
         let aligned = { (length: Int) in (length + 3) & ~3 }
         while position + 12 <= end, let nameSize = integer(at: position, size: 4),
             let descriptionSize = integer(at: position + 4, size: 4), let type = integer(at: position + 8, size: 4)

@@ -74,6 +74,32 @@ struct PreloadReachTests {
         return result.stderr
     }
 
+    /// Offsets near Int.max in a program header or the section-name table must not trap.
+    @Test("a crafted ELF with huge offsets is read without overflowing")
+    func craftedOffsets() throws {
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "/bin/true")))
+        func field(_ bytes: [UInt8], _ offset: Int, _ size: Int) -> Int {
+            (0..<size).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) }
+        }
+        func patched(_ offset: Int, _ value: UInt64) -> [UInt8] {
+            var bytes = original
+            for index in 0..<8 { bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(index))) }
+            return bytes
+        }
+        let programHeaders = field(original, 32, 8), programHeaderSize = field(original, 54, 2)
+        let notes = (0..<field(original, 56, 2)).map { programHeaders + $0 * programHeaderSize }.filter { field(original, $0, 4) == 4 }
+        let sections = field(original, 40, 8), sectionSize = field(original, 58, 2), namesIndex = field(original, 62, 2)
+        try #require(!notes.isEmpty && sections > 0)
+        let crafted = [
+            patched(notes[0] + 32, UInt64(Int.max) - 5),
+            patched(notes[0] + 8, UInt64(Int.max) - 5),
+            patched(sections + namesIndex * sectionSize + 24, UInt64(Int.max) - 2),
+        ]
+        for bytes in crafted {
+            #expect(preloadObstacles(executable: bytes, mode: 0o100755, hasFileCapabilities: false) == [])
+        }
+    }
+
     @Test("tcpkeep systemd warns about a unit whose program LD_PRELOAD cannot reach")
     func systemdWarns() throws {
         #expect(try systemdWarnings(for: "/bin/true") == "")
