@@ -83,9 +83,13 @@ enum Files {
     /// Writes `content` to `path` so that a reader sees the old file or the new one, never part
     /// of either: a temporary file in the same directory, flushed, renamed over it.
     static func writeAtomically(_ content: String, to path: String) throws {
+        guard let name = path.split(separator: "/").last, !path.hasSuffix("/") else {
+            throw Failure(message: "'\(path)' is not a file name", status: 1)
+        }
+        let path = absolutePath(path)
         let directory = parent(of: path)
         try makeDirectories(directory)
-        var template = Array("\(directory)/.\(path.split(separator: "/").last!).XXXXXX".utf8CString)
+        var template = Array("\(directory)/.\(name).XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw failure("cannot create a file in \(directory)") }
         let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -106,6 +110,13 @@ enum Files {
         let directory = parent(of: path)
         if names(in: directory).isEmpty { rmdir(directory) }
         syncDirectory(parent(of: directory))
+    }
+
+    /// `path` from the working directory when it is relative.
+    static func absolutePath(_ path: String) -> String {
+        guard !path.hasPrefix("/"), let cwd = getcwd(nil, 0) else { return path }
+        defer { free(cwd) }
+        return String(cString: cwd) + "/" + path
     }
 
     static func parent(of path: String) -> String {

@@ -169,9 +169,17 @@ struct AuditCommandTests {
         #expect(text.contains("tcpkeep_unmapped_sockets 0"))
         let missing = text.split(separator: "\n").first { $0.hasPrefix(#"tcpkeep_connections{process="holder","#) && $0.contains(#"status="missing"}"#) }
         #expect(missing?.hasSuffix(" 3") == true, "\(text)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["tcpkeep.prom"], "no temporary file is left")
+        let relative = try runProcess([Artifacts.tcpkeep, "audit", "--format", "prometheus", "--output", "relative.prom"], in: directory)
+        #expect(relative.status == 0, "\(relative)")
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("relative.prom").path))
+        for notAFile in ["", "/", "\(directory.path)/"] {
+            let refused = try runProcess([Artifacts.tcpkeep, "audit", "--output", notAFile])
+            #expect(refused.status == 2 && refused.stderr == "tcpkeep: '\(notAFile)' is not a file name\n", "\(refused)")
+        }
         let unwritable = try runProcess([Artifacts.tcpkeep, "audit", "--format", "prometheus", "--output", "/proc/tcpkeep.prom"])
         #expect(unwritable.status == 2 && unwritable.stderr.hasPrefix("tcpkeep: cannot "), "\(unwritable)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["relative.prom", "tcpkeep.prom"],
+                "no temporary file is left")
     }
 
     @Test("without root it counts the sockets it could not map, and says why; --exact is refused")

@@ -33,13 +33,15 @@ let hermeticEnvironment: [String: String] = ProcessInfo.processInfo.environment.
 /// Runs a program to completion, searching PATH for a bare name, and captures its output.
 /// A child still running after `timeout` seconds is killed and the call throws.
 func runProcess(
-    _ arguments: [String], environment extra: [String: String] = [:], timeout: TimeInterval = 120
+    _ arguments: [String], environment extra: [String: String] = [:], in directory: URL? = nil,
+    timeout: TimeInterval = 120
 ) throws -> ProcessResult {
     let process = Process()
     // Started directly, not through /usr/bin/env, which would load a preload library too.
     process.executableURL = URL(fileURLWithPath: try executablePath(arguments[0]))
     process.arguments = Array(arguments.dropFirst())
     process.environment = hermeticEnvironment.merging(extra) { _, new in new }
+    if let directory { process.currentDirectoryURL = directory }
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("tcpkeep-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: output) }
