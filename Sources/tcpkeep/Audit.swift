@@ -79,7 +79,8 @@ struct Audit: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let report = try audit(selection: try selection(), maxIdle: try maxIdleSeconds())
+            let selection = try selection()
+            let report = try audit(selection: selection, maxIdle: try maxIdleSeconds())
             let text = switch format {
             case .table: formatAuditTable(report)
             case .json: formatAuditJSON(report)
@@ -94,15 +95,21 @@ struct Audit: ParsableCommand {
             } else {
                 FileDescriptor.standardOutput.write(text)
             }
-            if check && report.hasFailures { throw ExitCode(1) }
+            guard check else { return }
+            if selection.filtersOwners && report.gaps.unmappedSockets > 0 {
+                throw Failure(
+                    message: "--check cannot vouch for the selection: \(report.gaps.unmappedSockets) sockets could not be mapped to a process (\(report.gaps.reason ?? "unknown")); run as root",
+                    status: 2)
+            }
+            if report.connections.isEmpty { warn("no connection matched the selection") }
+            if report.hasFailures { throw ExitCode(1) }
         }
     }
 
     private func audit(selection: AuditSelection, maxIdle: Int?) throws -> AuditReport {
         if exact { try requirePtraceRights("--exact") }
-        if let pid = netnsOf, access("/proc/\(pid)", F_OK) != 0 {
-            throw Failure(message: "--netns-of \(pid): no such process", status: 2)
-        }
+        if let pid = netnsOf { try requireProcess(pid, "--netns-of") }
+        for pid in selection.pids { try requireProcess(pid, "--pid") }
         let directory = netnsOf.map { "/proc/\($0)/net" } ?? "/proc/net"
         return try ConnectionAudit(netDirectory: directory, selection: selection, maxIdle: maxIdle, exact: exact).report
     }
@@ -134,8 +141,10 @@ struct ConnectionAudit {
         for record in records {
             let holder = ownership.holders[record.inode]
             let owner = holder.flatMap { owners.owner($0.pid) }
+            // Counted before the owner filters: an unmapped socket may be the selection's. With
+            // PIDs selected only theirs are scanned, and the rest are simply not theirs.
+            if owner == nil && record.inode != 0 && pids == nil { unmapped += 1 }
             guard selection.selects(owner) else { continue }
-            if owner == nil && record.inode != 0 { unmapped += 1 }
             let options = try exact ? holder.flatMap { try peers.options(of: $0) } : nil
             connections.append(AuditedConnection(
                 record: record, owner: owner, options: options, status: classify(record, options: options, maxIdle: maxIdle)))
@@ -200,6 +209,11 @@ func portRanges(_ ports: [String]) throws -> [PortRange] {
         }
         return range
     }
+}
+
+/// Refuses a PID with no process behind it.
+func requireProcess(_ pid: Int32, _ flag: String) throws {
+    guard pid > 0, access("/proc/\(pid)", F_OK) == 0 else { throw Failure(message: "\(flag) \(pid): no such process", status: 2) }
 }
 
 extension Failure {

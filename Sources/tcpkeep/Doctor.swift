@@ -82,7 +82,7 @@ struct Doctor: ParsableCommand {
 
     /// The process's program, whether the shim is mapped, its connections and settings.
     private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> DoctorReport {
-        guard access("/proc/\(pid)", F_OK) == 0 else { throw Failure(message: "--pid \(pid): no such process", status: 2) }
+        try requireProcess(pid, "--pid")
         guard let maps = try? Files.readText("/proc/\(pid)/maps") else {
             throw Failure(message: "cannot read /proc/\(pid)/maps to see what it loaded: another user's process needs root", status: 2)
         }

@@ -52,7 +52,7 @@ struct Fix: ParsableCommand {
         try reportingFailures {
             let settings = try settings.settings()
             try requirePtraceRights("fix", verb: "changes")
-            guard access("/proc/\(pid)", F_OK) == 0 else { throw Failure(message: "--pid \(pid): no such process", status: 2) }
+            try requireProcess(pid, "--pid")
             // The process's own network namespace: a container's connections are in its.
             let directory = "/proc/\(pid)/net"
             let found = try ConnectionAudit(netDirectory: directory, selection: try selection(), maxIdle: nil, exact: false)
