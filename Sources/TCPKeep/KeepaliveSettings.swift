@@ -44,6 +44,16 @@ public enum ShimLogLevel: String, CaseIterable, Sendable {
     case quiet, error, debug
 }
 
+/// A yes/no variable (KEEPALIVE, TCPKEEP_ENFORCE) as the shim reads it: nil for a value it
+/// would ignore.
+public func shimSwitch(_ text: String) -> Bool? {
+    switch text.lowercased() {
+    case "on", "1", "yes", "true": true
+    case "off", "0", "no", "false": false
+    default: nil
+    }
+}
+
 /// The numeric options, with the kernel's ranges (include/net/tcp.h, do_tcp_setsockopt), which
 /// the shim checks too.
 public enum KeepaliveOption: CaseIterable, Sendable {

@@ -52,13 +52,30 @@ struct Run: ParsableCommand {
 /// the program starts, rather than reported by the shim once it runs.
 private func checkInheritedSettings(overriddenBy settings: KeepaliveSettings) throws {
     let overridden = Set(settings.environment.map(\.name))
-    for option in KeepaliveOption.allCases where !overridden.contains(option.variable) {
-        guard let value = getenv(option.variable) else { continue }
+    func inherited(_ variable: String) -> String? {
+        overridden.contains(variable) ? nil : getenv(variable).map { String(cString: $0) }
+    }
+    for option in KeepaliveOption.allCases {
+        guard let value = inherited(option.variable) else { continue }
         do {
-            try option.checkEnvironmentValue(String(cString: value))
+            try option.checkEnvironmentValue(value)
         } catch {
             throw Failure(message: "\(error.description); set it right or override it with \(option.flag)", status: 2)
         }
+    }
+    if let value = inherited("KEEPALIVE") {
+        guard let on = shimSwitch(value) else {
+            throw Failure(message: "KEEPALIVE='\(value)' in the environment is invalid: the shim takes on or off", status: 2)
+        }
+        guard on else {
+            throw Failure(message: "KEEPALIVE='\(value)' in the environment turns the shim off for every socket; unset it", status: 2)
+        }
+    }
+    if let value = inherited("TCPKEEP_ENFORCE"), shimSwitch(value) == nil {
+        throw Failure(message: "TCPKEEP_ENFORCE='\(value)' in the environment is invalid: the shim takes on or off; or use --enforce", status: 2)
+    }
+    if let value = inherited("TCPKEEP_LOG"), ShimLogLevel(rawValue: value.lowercased()) == nil {
+        throw Failure(message: "TCPKEEP_LOG='\(value)' in the environment is invalid: the shim takes quiet, error or debug; or use --log", status: 2)
     }
 }
 

@@ -52,7 +52,7 @@ struct RunCommandTests {
         (["--idle", "1m30"], "--idle: '1m30' is not a duration in whole seconds"),
         (["--interval", "10h"], "--interval: '10h' is out of range; expected 1s to 32767s"),
         (["--count", "128"], "--count: '128' is out of range; expected 1 to 127"),
-        (["--user-timeout", "-1"], "--user-timeout"),
+        (["--user-timeout=-1"], "--user-timeout: '-1' is not a duration"),
         (["--log", "loud"], "--log: 'loud' is not one of quiet, error, debug"),
         (["--bogus"], "Unknown option '--bogus'"),
     ])
@@ -71,6 +71,18 @@ struct RunCommandTests {
         #expect(refused.stderr == "tcpkeep: KEEPIDLE='1m' in the environment is invalid: the shim takes a whole number of seconds from 1 to 32767; set it right or override it with --idle\n")
         let overridden = try runProcess([tcpkeep, "run", "--idle", "60", "--", "true"], environment: ["KEEPIDLE": "1m"])
         #expect(overridden.status == 0, "\(overridden)")
+        let refusals = [
+            ("KEEPALIVE", "off", "KEEPALIVE='off' in the environment turns the shim off for every socket; unset it"),
+            ("KEEPALIVE", "maybe", "KEEPALIVE='maybe' in the environment is invalid: the shim takes on or off"),
+            ("TCPKEEP_ENFORCE", "always", "TCPKEEP_ENFORCE='always' in the environment is invalid"),
+            ("TCPKEEP_LOG", "loud", "TCPKEEP_LOG='loud' in the environment is invalid: the shim takes quiet, error or debug"),
+        ]
+        for (variable, value, message) in refusals {
+            let result = try runProcess([tcpkeep, "run", "--idle", "60", "--", "true"], environment: [variable: value])
+            #expect(result.status == 2 && result.stderr.hasPrefix("tcpkeep: \(message)"), "\(variable)=\(value): \(result)")
+        }
+        let accepted = try runProcess([tcpkeep, "run", "--", "true"], environment: ["KEEPALIVE": "on", "TCPKEEP_LOG": "Quiet", "TCPKEEP_ENFORCE": "no"])
+        #expect(accepted.status == 0, "\(accepted)")
     }
 
     @Test("a missing program exits 127, one that cannot run 126, as in the shell")
