@@ -59,15 +59,19 @@ int tcpkeep_write_keepalive_options(int fd, const struct tcpkeep_keepalive_optio
 		{IPPROTO_TCP, TCP_USER_TIMEOUT, options->user_timeout, "TCP_USER_TIMEOUT"},
 		{SOL_SOCKET, SO_KEEPALIVE, options->keepalive, "SO_KEEPALIVE"},
 	};
+	/* Every option is tried, so that one the kernel refuses (TCP_USER_TIMEOUT on MPTCP)
+	 * does not leave keepalive itself off; the first failure is the one reported. */
+	int first_error = 0;
 	for (unsigned i = 0; i < sizeof steps / sizeof steps[0]; i++) {
 		if (steps[i].value == -1)
 			continue;
-		if (write_option(fd, steps[i].level, steps[i].name, steps[i].value) != 0) {
+		if (write_option(fd, steps[i].level, steps[i].name, steps[i].value) != 0 && first_error == 0) {
+			first_error = errno;
 			*failed = steps[i].label;
-			return -1;
 		}
 	}
-	return 0;
+	errno = first_error;
+	return first_error == 0 ? 0 : -1;
 }
 
 #ifndef IPPROTO_MPTCP

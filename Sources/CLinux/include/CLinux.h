@@ -23,8 +23,8 @@ int tcpkeep_pidfd_getfd(int pidfd, int fd);
 int tcpkeep_read_keepalive_options(int fd, struct tcpkeep_keepalive_options *options);
 
 /* Sets TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT, then SO_KEEPALIVE, each
- * only when its field is not -1 (so the timer is armed with the new idle time). 0 on success,
- * -1 with errno set and *failed naming the option that failed ("TCP_KEEPIDLE", ...). */
+ * only when its field is not -1, trying every one even after a failure. 0 on success, -1 with
+ * errno set and *failed naming the first option that failed ("TCP_KEEPIDLE", ...). */
 int tcpkeep_write_keepalive_options(int fd, const struct tcpkeep_keepalive_options *options, const char **failed);
 
 /* 1 when fd is a TCP socket (AF_INET or AF_INET6, SOCK_STREAM, IPPROTO_TCP or IPPROTO_MPTCP),
