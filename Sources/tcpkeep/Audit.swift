@@ -145,7 +145,7 @@ struct ConnectionAudit {
             // PIDs selected only theirs are scanned, and the rest are simply not theirs.
             if owner == nil && record.inode != 0 && pids == nil { unmapped += 1 }
             guard selection.selects(owner) else { continue }
-            let options = try exact ? holder.flatMap { try peers.options(of: $0) } : nil
+            let options = try exact ? holder.flatMap { try peers.options(of: $0, inode: record.inode) } : nil
             connections.append(AuditedConnection(
                 record: record, owner: owner, options: options, status: classify(record, options: options, maxIdle: maxIdle)))
         }

@@ -111,10 +111,3 @@ struct Fix: ParsableCommand {
     }
 }
 
-/// Whether a duplicate is still the TCP socket the scan found: same inode, and SO_DOMAIN,
-/// SO_TYPE and SO_PROTOCOL say TCP.
-private func isSameTCPSocket(_ fd: Int32, inode: UInt64) -> Bool {
-    var status = stat()
-    guard fstat(fd, &status) == 0, UInt64(status.st_ino) == inode else { return false }
-    return tcpkeep_is_tcp_socket(fd) == 1
-}

@@ -68,10 +68,19 @@ struct PeerSockets {
         return pidfd
     }
 
-    /// The keepalive options of the holder's socket.
-    mutating func options(of holder: SocketHolder) throws -> SocketOptions? {
-        try withDuplicate(of: holder, keepaliveOptions)
+    /// The keepalive options of the holder's socket, nil when its descriptor no longer refers
+    /// to the TCP socket with that inode (closed and reused since the scan).
+    mutating func options(of holder: SocketHolder, inode: UInt64) throws -> SocketOptions? {
+        try withDuplicate(of: holder) { fd in isSameTCPSocket(fd, inode: inode) ? keepaliveOptions(fd) : nil }
     }
+}
+
+/// Whether a duplicate is still the TCP socket the scan found: same inode, and SO_DOMAIN,
+/// SO_TYPE and SO_PROTOCOL say TCP.
+func isSameTCPSocket(_ fd: Int32, inode: UInt64) -> Bool {
+    var status = stat()
+    guard fstat(fd, &status) == 0, UInt64(status.st_ino) == inode else { return false }
+    return tcpkeep_is_tcp_socket(fd) == 1
 }
 
 /// The keepalive options of a socket of ours, nil when they cannot be read.
