@@ -102,14 +102,18 @@ struct Doctor: ParsableCommand {
             environment = nil
         }
         let exact = canReadSockets
-        var connections = try? ConnectionAudit(netDirectory: "/proc/\(pid)/net", selection: selection(pid), maxIdle: nil, exact: exact)
-        if connections == nil && exact {
+        let connections: ConnectionAudit
+        do {
+            connections = try ConnectionAudit(netDirectory: "/proc/\(pid)/net", selection: selection(pid), maxIdle: nil, exact: exact)
+        } catch where exact {
+            // Only reading the sockets' own options can fail here and not below: a /proc
+            // error fails the second attempt too, and is reported.
             report.notes.append("each socket's own options could not be read (pidfd_getfd refused); the verdicts come from the kernel's timers")
             connections = try ConnectionAudit(netDirectory: "/proc/\(pid)/net", selection: selection(pid), maxIdle: nil, exact: false)
         }
-        report.connections = connections?.report
-        let read = exact && connections?.report.connections.contains { $0.options != nil } == true
-        report.settings = DoctorSettings(environment: environment, sockets: read ? connections.map { socketOptionGroups($0.report) } : nil)
+        report.connections = connections.report
+        let read = exact && connections.report.connections.contains { $0.options != nil }
+        report.settings = DoctorSettings(environment: environment, sockets: read ? socketOptionGroups(connections.report) : nil)
         if !exact {
             report.notes.append("run as root to read each connection's own keepalive values")
         }
