@@ -185,13 +185,25 @@ static int is_tcp(int domain, int type, int protocol)
 	       (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP);
 }
 
+/* The errno's name: a constant string, unlike strerror's, which may format into a buffer. */
+static const char *error_name(int err)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+	const char *name = strerrorname_np(err);
+	return name != NULL ? name : "an unknown error";
+#else
+	(void)err;
+	return "see errno";
+#endif
+}
+
 static void report_failure(int fd, int protocol, int index, const char *name)
 {
 	int err = errno;
 	if (config.log >= LOG_ERROR &&
 	    !__atomic_exchange_n(&failure_reported[index], 1, __ATOMIC_RELAXED))
 		say("tcpkeep: fd %d (%s): setting %s failed: %s (reported once)", fd,
-		    protocol == IPPROTO_MPTCP ? "MPTCP" : "TCP", name, strerror(err));
+		    protocol == IPPROTO_MPTCP ? "MPTCP" : "TCP", name, error_name(err));
 }
 
 static void report_configured(int fd, int domain)

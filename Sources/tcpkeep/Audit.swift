@@ -154,7 +154,7 @@ struct ConnectionAudit {
         if unmapped > 0 {
             gaps.reason = ownership.unreadableProcesses > 0
                 ? "the open files of \(ownership.unreadableProcesses) processes are readable by root only"
-                : "their processes exited during the scan"
+                : "no process holds them now: orphaned, or their process exited during the scan"
         }
         report = AuditReport(connections: connections, gaps: gaps)
         holders = ownership.holders

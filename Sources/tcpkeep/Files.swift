@@ -154,6 +154,8 @@ func runProgram(_ arguments: [String]) throws -> (status: Int32?, output: String
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], STDOUT_FILENO)
     posix_spawn_file_actions_addclose(&actions, pipeEnds[0])
+    // The child keeps the write end as its stdout only, no second copy.
+    if pipeEnds[1] != STDOUT_FILENO { posix_spawn_file_actions_addclose(&actions, pipeEnds[1]) }
     let argv = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid = pid_t()

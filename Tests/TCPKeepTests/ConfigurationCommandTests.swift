@@ -182,7 +182,9 @@ struct ConfigurationCommandTests {
 
     @Test("--reload says it could not when systemd is not running")
     func reloadWithoutSystemd() throws {
-        try #require(!FileManager.default.fileExists(atPath: "/run/systemd/system"), "systemd runs here; this test is for machines without it")
+        if FileManager.default.fileExists(atPath: "/run/systemd/system") {
+            try Test.cancel("systemd runs here; this test is for machines without it")
+        }
         let root = try makeRoot()
         defer { try? FileManager.default.removeItem(at: root) }
         let result = try runProcess([
@@ -195,6 +197,7 @@ struct ConfigurationCommandTests {
 
     @Test("sysctl --apply loads the file in the namespace it runs in, and the host keeps its values")
     func sysctlApply() throws {
+        try requireRoot()
         try requireProgram("ip")
         try requireProgram("sysctl")
         let names = ["tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes"]

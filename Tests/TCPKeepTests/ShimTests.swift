@@ -132,7 +132,8 @@ struct ShimTests {
     func switchedOff(variant: ShimVariant) throws {
         let bare = records(try variant.runBare(["accept", "4"]), labelled: "client")
         for value in ["off", "0", "no", "FALSE"] {
-            let result = try variant.run(["accept", "4"], settings: Self.settings, environment: ["KEEPALIVE": value])
+            // Preloaded directly: `tcpkeep run` refuses an inherited KEEPALIVE=off.
+            let result = try variant.preloaded(["accept", "4"], environment: ["KEEPALIVE": value, "KEEPIDLE": "30", "KEEPCNT": "4"])
             #expect(records(result, labelled: "client") == bare, "KEEPALIVE=\(value)")
             #expect(records(result, labelled: "client").first?["keepalive"] == "0")
         }
