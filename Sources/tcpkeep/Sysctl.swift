@@ -14,7 +14,7 @@ struct Sysctl: ParsableCommand {
     @OptionGroup var settings: SettingsOptions
     @OptionGroup var file: GeneratedFileOptions
 
-    @Flag(help: "Write the file (as --write does) and load it with sysctl -p.")
+    @Flag(help: "Write the file (as --write does) and load it with sysctl -p into the sysctls of the network namespace tcpkeep runs in; --root only says where the file goes.")
     var apply = false
 
     func validate() throws {

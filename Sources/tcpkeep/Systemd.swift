@@ -48,7 +48,8 @@ struct Systemd: ParsableCommand {
             } else {
                 let content = try dropIn(for: unit, ownDropIn: path)
                 guard file.write else { return FileDescriptor.standardOutput.write(content) }
-                guard try install(content, at: path) != .unchanged else { return }
+                // Unchanged needs no reload, unless asked for: an earlier one may have failed.
+                if try install(content, at: path) == .unchanged && !reload { return }
             }
             try nextSteps(unit)
         }
