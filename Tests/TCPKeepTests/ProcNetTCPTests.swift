@@ -55,12 +55,14 @@ struct ProcNetTCPTests {
     @Test("address formatting follows RFC 5952")
     func formatting() {
         func v6(_ groups: [UInt16]) -> String {
-            Endpoint(address: groups.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }, port: 1).formatAddress
+            Endpoint(address: groups.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xff)] }, port: 1)!.formatAddress
         }
         #expect(v6([0x2001, 0xdb8, 0, 0, 1, 0, 0, 1]) == "2001:db8::1:0:0:1")
         #expect(v6([0x2001, 0xdb8, 0, 1, 1, 1, 1, 1]) == "2001:db8:0:1:1:1:1:1")
         #expect(v6([0, 0, 0, 0, 0, 0, 0, 0]) == "::")
         #expect(v6([0xfe80, 0, 0, 0, 0x1, 0, 0, 0]) == "fe80::1:0:0:0")
+        #expect(Endpoint(address: [127, 0, 0, 1], port: 80)?.description == "127.0.0.1:80")
+        #expect(Endpoint(address: [1, 2, 3], port: 80) == nil)
     }
 
     static let garbled: [(line: String, reason: String)] = [

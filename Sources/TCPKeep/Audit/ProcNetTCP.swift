@@ -78,9 +78,9 @@ public struct Endpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
 
     private static let mappedPrefix: UInt64 = 0x0000_ffff_0000_0000
 
-    /// `address` holds 4 bytes for IPv4 or 16 for IPv6, in network order.
-    public init(address: [UInt8], port: UInt16) {
-        precondition(address.count == 4 || address.count == 16)
+    /// `address` holds 4 bytes for IPv4 or 16 for IPv6, in network order; nil for another length.
+    public init?(address: [UInt8], port: UInt16) {
+        guard address.count == 4 || address.count == 16 else { return nil }
         let bytes = address.count == 4 ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] + address : address
         high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
         low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
@@ -96,12 +96,6 @@ public struct Endpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var isIPv4: Bool { high == 0 && low & 0xffff_ffff_0000_0000 == Self.mappedPrefix }
-
-    /// The address bytes: 4 for IPv4, 16 for IPv6.
-    public var address: [UInt8] {
-        let all = (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) } + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
-        return isIPv4 ? Array(all[12...]) : all
-    }
 
     /// `127.0.0.1:7000`, `[::1]:7000`
     public var description: String {
