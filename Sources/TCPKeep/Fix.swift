@@ -51,8 +51,7 @@ public func formatFixReport(pid: Int32, settings: KeepaliveSettings, fixed: [Fix
     let header = dryRun
         ? ["LOCAL", "REMOTE", "FD", "TIMER", "OPTIONS"]
         : ["LOCAL", "REMOTE", "FD", "TIMER BEFORE", "TIMER AFTER", "OPTIONS BEFORE", "OPTIONS AFTER"]
-    appendTable(to: &output, header: header, fixed.count) { index in
-        let connection = fixed[index]
+    appendTable(to: &output, header: header, rows: fixed.map { connection in
         let before = [
             connection.before.local.description, connection.before.remote.description, "\(connection.fd)",
             timerText(connection.before),
@@ -61,6 +60,6 @@ public func formatFixReport(pid: Int32, settings: KeepaliveSettings, fixed: [Fix
         if dryRun { return before + [optionsBefore] }
         let after = connection.failure.map { "failed: \($0)" } ?? (connection.optionsAfter.map(optionsText) ?? "unknown")
         return before + [connection.after.map(timerText) ?? "closed", optionsBefore, after]
-    }
+    })
     return output
 }

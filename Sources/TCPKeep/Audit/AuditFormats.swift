@@ -12,27 +12,26 @@ public func formatAuditTable(_ report: AuditReport) -> String {
         } else {
             output += "owner unknown\n"
         }
-        appendTable(to: &output, header: ["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"], rows.count) { index in
-            let connection = rows[index]
-            return [
+        appendTable(to: &output, header: ["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"], rows: rows.map { connection in
+            [
                 connection.status.rawValue, connection.record.local.description, connection.record.remote.description,
                 connection.record.state.name, timerText(connection.record), connection.options.map(optionsText) ?? "",
             ]
-        }
+        })
         output += "\n"
     }
     output += summaryLine(report) + "\n"
     return output
 }
 
-/// Aligned columns, two spaces apart, indented. The cells are made twice, once to measure
-/// and once to write, rather than kept: a busy host has tens of thousands of rows.
-func appendTable(to output: inout String, header: [String], _ count: Int, cells: (Int) -> [String]) {
+/// Aligned columns, two spaces apart, indented. Most cells are short enough for Swift's inline
+/// small strings, so tens of thousands of rows cost little to keep.
+func appendTable(to output: inout String, header: [String], rows: [[String]]) {
     // Widths in bytes: the cells are ASCII but for process names and paths, where a column
     // off by a little costs less than counting characters in every cell.
     var widths = header.map(\.utf8.count)
-    for index in 0..<count {
-        for (column, cell) in cells(index).enumerated() { widths[column] = max(widths[column], cell.utf8.count) }
+    for row in rows {
+        for (column, cell) in row.enumerated() { widths[column] = max(widths[column], cell.utf8.count) }
     }
     let padding = (0...(widths.max() ?? 0) + 2).map { String(repeating: " ", count: $0) }
     func append(_ row: [String]) {
@@ -46,7 +45,7 @@ func appendTable(to output: inout String, header: [String], _ count: Int, cells:
         output += "\n"
     }
     append(header)
-    for index in 0..<count { append(cells(index)) }
+    rows.forEach(append)
 }
 
 func timerText(_ record: SocketRecord) -> String {
