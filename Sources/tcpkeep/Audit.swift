@@ -96,7 +96,9 @@ struct Audit: ParsableCommand {
                 FileDescriptor.standardOutput.write(text)
             }
             guard check else { return }
-            if selection.filtersOwners && report.gaps.unmappedSockets > 0 {
+            // Sockets unmapped for lack of rights may be the selection's; those of processes
+            // that exited meanwhile are no one's.
+            if selection.filtersOwners && report.gaps.unmappedSockets > 0 && report.gaps.unreadableProcesses > 0 {
                 throw Failure(
                     message: "--check cannot vouch for the selection: \(report.gaps.unmappedSockets) sockets could not be mapped to a process (\(report.gaps.reason ?? "unknown")); run as root",
                     status: 2)

@@ -17,7 +17,7 @@ func requirePtraceRights(_ what: String, verb: String = "reads") throws {
     }
 }
 
-private var holdsPtraceCapability: Bool {
+var holdsPtraceCapability: Bool {
     grantsPtrace(status: (try? Files.readText("/proc/self/status")).flatMap { $0 } ?? "")
 }
 

@@ -21,11 +21,15 @@ struct SocketOwnership {
     /// exits during the scan is skipped.
     static func scan(only pids: Set<Int32>? = nil) -> SocketOwnership {
         var ownership = SocketOwnership()
+        // With CAP_SYS_PTRACE nothing is refused for want of rights: EACCES then means the
+        // process is exiting, and its sockets with it.
+        let mayReadAll = holdsPtraceCapability
+        func isRefusal(_ code: Int32) -> Bool { (code == EACCES || code == EPERM) && !mayReadAll }
         var status = stat()
         for name in pids.map({ $0.sorted().map(String.init) }) ?? Files.names(in: "/proc") {
             guard let pid = Int32(name) else { continue }
             guard let directory = opendir("/proc/\(name)/fd") else {
-                if errno == EACCES || errno == EPERM { ownership.unreadableProcesses += 1 }
+                if isRefusal(errno) { ownership.unreadableProcesses += 1 }
                 continue
             }
             defer { closedir(directory) }
@@ -36,7 +40,7 @@ struct SocketOwnership {
                 let result = withUnsafePointer(to: &entry.pointee.d_name) { name in
                     name.withMemoryRebound(to: CChar.self, capacity: 256) { fstatat(directoryFD, $0, &status, 0) }
                 }
-                if result != 0 && (errno == EACCES || errno == EPERM) {
+                if result != 0 && isRefusal(errno) {
                     // Listed but not readable: ptrace access to the process is refused.
                     ownership.unreadableProcesses += 1
                     break
