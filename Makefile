@@ -6,16 +6,18 @@ SWIFT ?= swift
 # The release CLI links the Swift runtime statically, so an installed tcpkeep needs no toolchain.
 RELEASE := -c release --static-swift-stdlib
 BIN = $(shell $(SWIFT) build $(RELEASE) --show-bin-path)
-SHIM = $(BIN)/tcpkeep_TCPKeep.resources/libtcpkeep.so
+# The shim in the resource bundle SwiftPM names after the target that builds it (TCPKeepCore's
+# shimBundleDirectory says which); found, not named, so that the name lives in one place.
+SHIM = $(wildcard $(BIN)/*.resources/libtcpkeep.so)
 SHARE = $(DESTDIR)$(PREFIX)/share
 EXAMPLES = redis-server.service.d/50-tcpkeep.conf redis-sentinel.service.d/50-tcpkeep.conf \
 	example.socket.d/50-tcpkeep.conf sysctl.d/60-tcpkeep.conf
 # Written by hand; installed with the binary's path under PREFIX.
 AUDIT_UNITS = tcpkeep-audit.service tcpkeep-audit.timer
 # swift-argument-parser's generate-manual plugin writes the man page here.
-MANUAL = .build/plugins/GenerateManual/outputs/tcpkeep/tcpkeep.1
+MANUAL = .build/plugins/GenerateManual/outputs/TCPKeepCLI/tcpkeep.1
 
-.PHONY: all build test deps bench demo install uninstall check-install examples manual clean
+.PHONY: all build test deps bench demo fuzz install uninstall check-install examples manual clean
 
 all: build
 
@@ -26,8 +28,14 @@ build:
 # test, the sanitizer and valgrind runs of the shim included. The tests use Swift Testing alone.
 test: deps
 	$(MAKE) --no-print-directory check-install
+	scripts/fuzz check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-xctest
+
+# The core's parsers under libFuzzer, FUZZ_SECONDS each (make test runs each for a few seconds).
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz run $(FUZZ_SECONDS)
 
 deps:
 	scripts/install-deps

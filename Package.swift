@@ -1,10 +1,16 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
+
+// Three Swift modules, with dependencies pointing down only:
+//   TCPKeepCLI (the `tcpkeep` executable: options wired to engines)
+//   -> TCPKeepSystem (everything that touches the running system)
+//   -> TCPKeepCore (pure logic over values: parsers, classification, formats, generators).
+let strictC: [CSetting] = [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]
 
 let package = Package(
     name: "tcpkeep",
     products: [
-        .executable(name: "tcpkeep", targets: ["tcpkeep"]),
+        .executable(name: "tcpkeep", targets: ["TCPKeepCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -12,21 +18,18 @@ let package = Package(
     targets: [
         // The preload shim's source. SwiftPM compiles it here as a check; the library users
         // preload is linked by the BuildShim plugin, because SwiftPM's own dynamic-library
-        // products pull in libswiftCore and a preload library must need libc alone.
-        .target(
-            name: "TCPKeepShim",
-            path: "shim",
-            publicHeadersPath: ".",
-            cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]
-        ),
+        // products pull in libswiftCore and a preload library must need libc alone. It depends
+        // on CLinux for the keepalive option table they share, a header; nothing is linked.
+        .target(name: "TCPKeepShim", dependencies: ["CLinux"], path: "shim", publicHeadersPath: ".", cSettings: strictC),
         .plugin(name: "BuildShim", capability: .buildTool(), path: "Plugins/BuildShim"),
-        .target(
-            name: "TCPKeep",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
-            plugins: ["BuildShim"]
+        .target(name: "CLinux", cSettings: strictC),
+        .target(name: "TCPKeepCore"),
+        .target(name: "TCPKeepSystem", dependencies: ["TCPKeepCore", "CLinux"], plugins: ["BuildShim"]),
+        .executableTarget(
+            name: "TCPKeepCLI",
+            dependencies: ["TCPKeepSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .target(name: "CLinux", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
-        .executableTarget(name: "tcpkeep", dependencies: ["TCPKeep", "CLinux"]),
-        .testTarget(name: "TCPKeepTests", dependencies: ["TCPKeep", "tcpkeep"]),
+        .testTarget(name: "TCPKeepCoreTests", dependencies: ["TCPKeepCore"]),
+        .testTarget(name: "TCPKeepEndToEndTests", dependencies: ["TCPKeepCore", "CLinux", "TCPKeepCLI"]),
     ]
 )

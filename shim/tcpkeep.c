@@ -12,7 +12,6 @@
 #include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -24,42 +23,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#ifndef IPPROTO_MPTCP
-#define IPPROTO_MPTCP 262
-#endif
+#include "tcpkeep_options.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
 enum log_level { LOG_QUIET, LOG_ERROR, LOG_DEBUG };
-
-/* An option the shim sets on each TCP socket, and the variable that configures it. */
-struct tcp_option {
-	const char *name;     /* the socket option, for messages */
-	int optname;          /* at level IPPROTO_TCP */
-	const char *variable; /* the environment variable */
-	const char *unit;
-	int min, max;         /* the kernel's range: include/net/tcp.h, do_tcp_setsockopt */
-	int value;            /* < 0: not configured */
-};
-
-enum { OPT_KEEPIDLE, OPT_KEEPINTVL, OPT_KEEPCNT, OPT_USER_TIMEOUT, OPT_COUNT };
 
 /* Written once under init_once, read-only afterwards. */
 static struct {
 	int enabled;
 	int enforce;
 	enum log_level log;
-	struct tcp_option options[OPT_COUNT];
+	int values[TCPKEEP_OPTION_COUNT]; /* < 0: not configured */
 } config = {
 	.enabled = 1,
 	.log = LOG_ERROR,
-	.options = {
-		[OPT_KEEPIDLE] = {"TCP_KEEPIDLE", TCP_KEEPIDLE, "KEEPIDLE", "seconds", 1, 32767, -1},
-		[OPT_KEEPINTVL] = {"TCP_KEEPINTVL", TCP_KEEPINTVL, "KEEPINTVL", "seconds", 1, 32767, -1},
-		[OPT_KEEPCNT] = {"TCP_KEEPCNT", TCP_KEEPCNT, "KEEPCNT", "probes", 1, 127, -1},
-		[OPT_USER_TIMEOUT] = {"TCP_USER_TIMEOUT", TCP_USER_TIMEOUT, "TCPKEEP_USER_TIMEOUT",
-				      "milliseconds", 0, INT_MAX, -1},
-	},
+	.values = {-1, -1, -1, -1},
 };
 
 static int (*next_socket)(int, int, int);
@@ -67,7 +46,7 @@ static int (*next_setsockopt)(int, int, int, const void *, socklen_t);
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 /* Each option's setsockopt failure is reported once, not once per socket. */
-static int failure_reported[OPT_COUNT + 1];
+static int failure_reported[TCPKEEP_OPTION_COUNT + 1];
 
 static void say(const char *format, ...) __attribute__((format(printf, 1, 2)));
 
@@ -109,13 +88,15 @@ static int parse_number(const char *text, long min, long max, int *out)
 	return 1;
 }
 
-static void read_option(struct tcp_option *option)
+/* An empty value is unset, as systemd's `Environment=KEEPIDLE=` means. */
+static void read_option(int index)
 {
-	const char *text = getenv(option->variable);
-	if (text != NULL && !parse_number(text, option->min, option->max, &option->value) &&
+	const struct tcpkeep_option_spec *spec = &tcpkeep_option_specs[index];
+	const char *text = getenv(spec->variable);
+	if (text != NULL && *text != '\0' && !parse_number(text, spec->min, spec->max, &config.values[index]) &&
 	    config.log >= LOG_ERROR)
-		say("tcpkeep: ignoring %s='%.64s': expected a whole number of %s from %d to %d",
-		    option->variable, text, option->unit, option->min, option->max);
+		say("tcpkeep: ignoring %s='%.64s': expected a whole number of %s from %d to %d", spec->variable,
+		    text, spec->unit, spec->min, spec->max);
 }
 
 /* Reads a yes/no variable; returns 1 or 0, or `fallback` when unset or invalid. */
@@ -124,7 +105,7 @@ static int read_switch(const char *variable, int fallback)
 	static const char *const off[] = {"off", "0", "no", "false"};
 	static const char *const on[] = {"on", "1", "yes", "true"};
 	const char *text = getenv(variable);
-	if (text == NULL)
+	if (text == NULL || *text == '\0')
 		return fallback;
 	for (size_t i = 0; i < sizeof off / sizeof off[0]; i++) {
 		if (strcasecmp(text, off[i]) == 0)
@@ -142,7 +123,7 @@ static void read_log_level(void)
 {
 	static const char *const names[] = {[LOG_QUIET] = "quiet", [LOG_ERROR] = "error", [LOG_DEBUG] = "debug"};
 	const char *text = getenv("TCPKEEP_LOG");
-	if (text == NULL)
+	if (text == NULL || *text == '\0')
 		return;
 	for (int level = LOG_QUIET; level <= LOG_DEBUG; level++) {
 		if (strcasecmp(text, names[level]) == 0) {
@@ -159,10 +140,10 @@ static void initialize(void)
 	next_socket = (int (*)(int, int, int))dlsym(RTLD_NEXT, "socket");
 	next_setsockopt = (int (*)(int, int, int, const void *, socklen_t))dlsym(RTLD_NEXT, "setsockopt");
 	read_log_level();
-	config.enabled = read_switch("KEEPALIVE", 1);
+	config.enabled = read_switch(TCPKEEP_SWITCH_VARIABLE, 1);
 	config.enforce = read_switch("TCPKEEP_ENFORCE", 0);
-	for (int i = 0; i < OPT_COUNT; i++)
-		read_option(&config.options[i]);
+	for (int i = 0; i < TCPKEEP_OPTION_COUNT; i++)
+		read_option(i);
 	errno = saved_errno;
 }
 
@@ -210,11 +191,10 @@ static void report_configured(int fd, int domain)
 {
 	char line[192];
 	size_t used = 0;
-	for (int i = 0; i < OPT_COUNT && used < sizeof line; i++) {
-		const struct tcp_option *option = &config.options[i];
-		if (option->value >= 0)
-			used += (size_t)snprintf(line + used, sizeof line - used, " %s=%d", option->name,
-						 option->value);
+	for (int i = 0; i < TCPKEEP_OPTION_COUNT && used < sizeof line; i++) {
+		if (config.values[i] >= 0)
+			used += (size_t)snprintf(line + used, sizeof line - used, " %s=%d", tcpkeep_option_specs[i].name,
+						 config.values[i]);
 	}
 	line[used < sizeof line ? used : sizeof line - 1] = '\0';
 	say("tcpkeep: fd %d %s: SO_KEEPALIVE=1%s", fd, domain == AF_INET ? "AF_INET" : "AF_INET6", line);
@@ -224,12 +204,12 @@ static void configure(int fd, int domain, int protocol)
 {
 	static const int on = 1;
 	if (next_setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
-		report_failure(fd, protocol, OPT_COUNT, "SO_KEEPALIVE");
-	for (int i = 0; i < OPT_COUNT; i++) {
-		const struct tcp_option *option = &config.options[i];
-		if (option->value >= 0 &&
-		    next_setsockopt(fd, IPPROTO_TCP, option->optname, &option->value, sizeof option->value) != 0)
-			report_failure(fd, protocol, i, option->name);
+		report_failure(fd, protocol, TCPKEEP_OPTION_COUNT, "SO_KEEPALIVE");
+	for (int i = 0; i < TCPKEEP_OPTION_COUNT; i++) {
+		const struct tcpkeep_option_spec *spec = &tcpkeep_option_specs[i];
+		if (config.values[i] >= 0 &&
+		    next_setsockopt(fd, spec->level, spec->optname, &config.values[i], sizeof config.values[i]) != 0)
+			report_failure(fd, protocol, i, spec->name);
 	}
 	if (config.log >= LOG_DEBUG)
 		report_configured(fd, domain);
@@ -265,12 +245,14 @@ static int socket_is_tcp(int fd)
 	return tcp;
 }
 
-static const struct tcp_option *configured_option(int level, int optname)
+/* The index of the configured option that (level, optname) names, or -1. */
+static int configured_option(int level, int optname)
 {
-	for (int i = 0; level == IPPROTO_TCP && i < OPT_COUNT; i++)
-		if (config.options[i].optname == optname && config.options[i].value >= 0)
-			return &config.options[i];
-	return NULL;
+	for (int i = 0; i < TCPKEEP_OPTION_COUNT; i++)
+		if (tcpkeep_option_specs[i].level == level && tcpkeep_option_specs[i].optname == optname &&
+		    config.values[i] >= 0)
+			return i;
+	return -1;
 }
 
 /* The value enforce mode puts in place of `requested`, or `requested` itself. */
@@ -278,12 +260,16 @@ static int enforced_value(int level, int optname, int requested)
 {
 	if (level == SOL_SOCKET && optname == SO_KEEPALIVE)
 		return requested == 0 ? 1 : requested;
-	const struct tcp_option *option = configured_option(level, optname);
-	/* A configured user timeout of 0 is the system's default: nothing to enforce. */
-	if (option == NULL || option->value == 0 || requested < option->min || requested > option->max)
+	int index = configured_option(level, optname);
+	if (index < 0)
 		return requested;
-	int system_default = option->optname == TCP_USER_TIMEOUT && requested == 0;
-	return requested > option->value || system_default ? option->value : requested;
+	const struct tcpkeep_option_spec *spec = &tcpkeep_option_specs[index];
+	int value = config.values[index];
+	/* A configured user timeout of 0 is the system's default: nothing to enforce. */
+	if (value == 0 || requested < spec->min || requested > spec->max)
+		return requested;
+	int system_default = index == TCPKEEP_OPTION_USER_TIMEOUT && requested == 0;
+	return requested > value || system_default ? value : requested;
 }
 
 /*

@@ -1,14 +1,17 @@
 import PackagePlugin
 
 /// Links `libtcpkeep.so` from the C sources of the `TCPKeepShim` target with the toolchain's
-/// clang. The output becomes a resource of the target the plugin is applied to, so it lands
-/// beside the `tcpkeep` executable in `tcpkeep_TCPKeep.resources/`.
+/// clang, with CLinux's headers for the option table they share. The output becomes a resource
+/// of the target the plugin is applied to, so it lands in that target's resource bundle beside
+/// the `tcpkeep` executable.
 @main
 struct BuildShim: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
-        guard let shim = try context.package.targets(named: ["TCPKeepShim"]).first as? SourceModuleTarget
-        else { throw PluginError.noShimTarget }
+        guard let shim = try context.package.targets(named: ["TCPKeepShim"]).first as? SourceModuleTarget,
+            let headers = try context.package.targets(named: ["CLinux"]).first as? SourceModuleTarget
+        else { throw PluginError.missingTarget }
         let sources = shim.sourceFiles(withSuffix: "c").map(\.url)
+        let header = headers.directoryURL.appending(path: "include/tcpkeep_options.h")
         let library = context.pluginWorkDirectoryURL.appending(path: "libtcpkeep.so")
         return [
             .buildCommand(
@@ -18,16 +21,16 @@ struct BuildShim: BuildToolPlugin {
                     "-std=gnu11", "-O2", "-gdwarf-4", "-fPIC", "-shared", "-fvisibility=hidden",
                     "-Wall", "-Wextra", "-Werror", "-D_FORTIFY_SOURCE=2", "-fstack-protector-strong",
                     "-fuse-ld=lld", "-Wl,-z,relro,-z,now", "-Wl,--as-needed",
-                    "-o", library.path,
+                    "-I", header.deletingLastPathComponent().path, "-o", library.path,
                 ] + sources.map(\.path),
-                inputFiles: sources,
+                inputFiles: sources + [header],
                 outputFiles: [library]
             ),
         ]
     }
 
     enum PluginError: Error, CustomStringConvertible {
-        case noShimTarget
-        var description: String { "the package has no C target named TCPKeepShim" }
+        case missingTarget
+        var description: String { "the package needs the C targets TCPKeepShim and CLinux" }
     }
 }

@@ -2,8 +2,6 @@
 #include "CLinux.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -33,12 +31,11 @@ static int read_option(int fd, int level, int name, int *value)
 
 int tcpkeep_read_keepalive_options(int fd, struct tcpkeep_keepalive_options *options)
 {
-	if (read_option(fd, SOL_SOCKET, SO_KEEPALIVE, &options->keepalive) != 0 ||
-	    read_option(fd, IPPROTO_TCP, TCP_KEEPIDLE, &options->idle) != 0 ||
-	    read_option(fd, IPPROTO_TCP, TCP_KEEPINTVL, &options->interval) != 0 ||
-	    read_option(fd, IPPROTO_TCP, TCP_KEEPCNT, &options->count) != 0 ||
-	    read_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &options->user_timeout) != 0)
+	if (read_option(fd, SOL_SOCKET, SO_KEEPALIVE, &options->keepalive) != 0)
 		return -1;
+	for (int i = 0; i < TCPKEEP_OPTION_COUNT; i++)
+		if (read_option(fd, tcpkeep_option_specs[i].level, tcpkeep_option_specs[i].optname, &options->values[i]) != 0)
+			return -1;
 	return 0;
 }
 
@@ -49,34 +46,25 @@ static int write_option(int fd, int level, int name, int value)
 
 int tcpkeep_write_keepalive_options(int fd, const struct tcpkeep_keepalive_options *options, const char **failed)
 {
-	const struct {
-		int level, name, value;
-		const char *label;
-	} steps[] = {
-		{IPPROTO_TCP, TCP_KEEPIDLE, options->idle, "TCP_KEEPIDLE"},
-		{IPPROTO_TCP, TCP_KEEPINTVL, options->interval, "TCP_KEEPINTVL"},
-		{IPPROTO_TCP, TCP_KEEPCNT, options->count, "TCP_KEEPCNT"},
-		{IPPROTO_TCP, TCP_USER_TIMEOUT, options->user_timeout, "TCP_USER_TIMEOUT"},
-		{SOL_SOCKET, SO_KEEPALIVE, options->keepalive, "SO_KEEPALIVE"},
-	};
 	/* Every option is tried, so that one the kernel refuses (TCP_USER_TIMEOUT on MPTCP)
 	 * does not leave keepalive itself off; the first failure is the one reported. */
 	int first_error = 0;
-	for (unsigned i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-		if (steps[i].value == -1)
-			continue;
-		if (write_option(fd, steps[i].level, steps[i].name, steps[i].value) != 0 && first_error == 0) {
+	for (int i = 0; i < TCPKEEP_OPTION_COUNT; i++) {
+		const struct tcpkeep_option_spec *spec = &tcpkeep_option_specs[i];
+		if (options->values[i] != -1 && write_option(fd, spec->level, spec->optname, options->values[i]) != 0 &&
+		    first_error == 0) {
 			first_error = errno;
-			*failed = steps[i].label;
+			*failed = spec->name;
 		}
+	}
+	if (options->keepalive != -1 && write_option(fd, SOL_SOCKET, SO_KEEPALIVE, options->keepalive) != 0 &&
+	    first_error == 0) {
+		first_error = errno;
+		*failed = "SO_KEEPALIVE";
 	}
 	errno = first_error;
 	return first_error == 0 ? 0 : -1;
 }
-
-#ifndef IPPROTO_MPTCP
-#define IPPROTO_MPTCP 262
-#endif
 
 int tcpkeep_is_tcp_socket(int fd)
 {

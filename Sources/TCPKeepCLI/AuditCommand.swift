@@ -1,0 +1,76 @@
+import ArgumentParser
+import TCPKeepCore
+import TCPKeepSystem
+
+struct AuditCommand: TCPKeepSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Show which live TCP connections would hang forever if their peer vanished.",
+        discussion: """
+            Reads /proc/net/tcp and tcp6, maps each socket to its process and systemd unit, and \
+            classifies each ESTABLISHED connection: ok (keepalive timer pending), missing (no \
+            timer: keepalive is off), too-slow (later than --max-idle), probing (probes going \
+            unanswered now), unknown (a retransmit or zero-window timer hides the keepalive one). \
+            Exit status: 0, or with --check 1 when a selected connection is missing keepalive or \
+            too slow; 2 on errors.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Audit the network namespace of this process (a container's).", valueName: "pid"))
+    var netnsOf: Int32?
+
+    @Flag(help: "Every TCP state, not only ESTABLISHED.")
+    var all = false
+
+    @Option(help: ArgumentHelp("Flag connections whose keepalive comes later than this: e.g. 5m.", valueName: "duration"), transform: Parse.positiveSeconds)
+    var maxIdle: Int?
+
+    @Flag(help: "Read each socket's real keepalive options through pidfd_getfd (root; Linux 5.6+).")
+    var exact = false
+
+    @Option(name: .customLong("port"), help: ArgumentHelp("A local or remote port or range, e.g. 6379 or 17000-17002; repeatable.", valueName: "port"), transform: Parse.portRange)
+    var ports: [PortRange] = []
+
+    @Option(name: .customLong("pid"), help: ArgumentHelp("Only this process's connections; repeatable.", valueName: "pid"))
+    var pids: [Int32] = []
+
+    @Option(name: .customLong("process"), help: ArgumentHelp("Only processes of this name or executable; repeatable.", valueName: "name"))
+    var processes: [String] = []
+
+    @Option(name: .customLong("unit"), help: ArgumentHelp("Only processes of this systemd unit; repeatable.", valueName: "unit"))
+    var units: [String] = []
+
+    @Option(help: "table, json or prometheus.")
+    var format: AuditFormat = .table
+
+    @Option(help: ArgumentHelp("Write the result to this file, replacing it atomically, instead of to standard output.", valueName: "path"))
+    var output: String?
+
+    @Flag(help: "Exit 1 when a selected connection is missing keepalive or too slow.")
+    var check = false
+
+    func execute() throws -> Int32 {
+        var selection = AuditSelection()
+        selection.ports = ports
+        selection.pids = Set(pids)
+        selection.processes = Set(processes)
+        selection.units = Set(units)
+        selection.allStates = all
+        let report = try auditConnections(AuditRequest(netnsOf: netnsOf, selection: selection, maxIdle: maxIdle, exact: exact))
+        let text = format.render(report)
+        if let output {
+            try Files.writeAtomically(text, to: output)
+        } else {
+            Output.standardOutput.write(text)
+        }
+        guard check else { return 0 }
+        switch report.checkVerdict(for: selection) {
+        case .pass: return 0
+        case .fail: return 1
+        case .nothingSelected:
+            warn("no connection matched the selection")
+            return 0
+        case .cannotVouch(let reason): throw ValidationError(reason)
+        }
+    }
+}

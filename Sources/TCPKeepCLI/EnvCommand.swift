@@ -1,0 +1,20 @@
+import ArgumentParser
+import TCPKeepCore
+import TCPKeepSystem
+
+struct EnvCommand: TCPKeepSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "env",
+        abstract: "Print the shell commands that preload the shim: eval \"$(tcpkeep env --idle 60)\".",
+        discussion: "LD_PRELOAD keeps what the current environment already preloads, after the shim."
+    )
+
+    @OptionGroup var settings: ShimSettingsOptions
+
+    func execute() throws -> Int32 {
+        let variables = launchEnvironment(
+            settings: try settings.settings(), library: try locateShim(), existingPreload: environmentValue("LD_PRELOAD"))
+        Output.standardOutput.write(exportLines(variables))
+        return 0
+    }
+}

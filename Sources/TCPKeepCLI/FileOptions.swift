@@ -1,0 +1,47 @@
+import ArgumentParser
+import TCPKeepCore
+import TCPKeepSystem
+
+/// A directory to treat as /, for the commands that read or write a system's files.
+struct RootOption: ParsableArguments {
+    @Option(name: .customLong("root"), help: ArgumentHelp("Treat this directory as / (for images, containers and tests).", valueName: "dir"))
+    var path: String?
+
+    var root: RootDirectory { RootDirectory(path) }
+
+    func validate() throws {
+        if let path, !Files.isDirectory(path) {
+            throw ValidationError("--root: '\(path)' is not a directory")
+        }
+    }
+}
+
+/// The library path a drop-in names: --library, else the shim this tcpkeep would preload.
+struct LibraryOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The shim's installed absolute path to put in LD_PRELOAD (default: the one beside this tcpkeep).", valueName: "path"))
+    var library: String?
+
+    func validate() throws {
+        if let library, let problem = preloadPathProblem(library) {
+            throw ValidationError("--library: \(problem)")
+        }
+    }
+
+    func path() throws -> String {
+        try library ?? locateShim()
+    }
+}
+
+/// What a generated file's write said it did.
+func report(_ change: FileChange, _ path: String) {
+    Output.standardOutput.write(change == .unchanged ? "unchanged: \(path)\n" : "wrote \(path)\n")
+}
+
+/// Where a configuration command's failures land: a usage problem exits 2, a file or system
+/// operation that could not be done exits 1.
+func configurationExitStatus(for error: any Error) -> Int32 {
+    switch error {
+    case is SettingsError, is ShimNotFound, is ValidationError: 2
+    default: 1
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import TCPKeepCore
+import TCPKeepSystem
+
+struct SystemdCommand: TCPKeepSubcommand {
+    static let configuration = CommandConfiguration(
+        commandName: "systemd",
+        abstract: "Print or write a systemd drop-in that turns keepalive on for a unit.",
+        discussion: """
+            For a service: LD_PRELOAD with the shim in front of the unit's own preload (read from its \
+            unit file and drop-ins), and the settings. For a .socket unit: KeepAlive= and its timings. \
+            The file is /etc/systemd/system/UNIT.d/\(tcpkeepDropInName); a file there that tcpkeep \
+            did not write is never replaced or removed. Exit status 0, 1 when a file or systemd \
+            could not be changed, 2 on usage errors.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The unit, e.g. redis-server (a .service) or app.socket.", valueName: "unit"), transform: Parse.unitName)
+    var unit: UnitName
+
+    @OptionGroup var settings: ShimSettingsOptions
+
+    @Flag(help: "Write the file instead of printing it.")
+    var write = false
+
+    @OptionGroup var root: RootOption
+    @OptionGroup var library: LibraryOption
+
+    @Flag(help: "After --write or --remove, run systemctl daemon-reload (when systemd is running).")
+    var reload = false
+
+    @Flag(help: "Delete tcpkeep's drop-in for the unit, and nothing else.")
+    var remove = false
+
+    func validate() throws {
+        if remove && write { throw ValidationError("--write and --remove exclude each other") }
+        if reload && !write && !remove { throw ValidationError("--reload needs --write or --remove") }
+    }
+
+    func execute() throws -> Int32 {
+        let path = root.root.onDisk(tcpkeepDropInPath(unit))
+        if remove {
+            guard try removeGeneratedFile(at: path) else {
+                Output.standardOutput.write("nothing to remove: \(path) does not exist\n")
+                return 0
+            }
+            Output.standardOutput.write("removed \(path)\n")
+        } else {
+            let dropIn = try plannedDropIn(
+                for: unit, settings: try settings.settings(), root: root.root, library: library.path)
+            dropIn.warnings.forEach(warn)
+            guard write else {
+                Output.standardOutput.write(dropIn.content)
+                return 0
+            }
+            let change = try writeGeneratedFile(dropIn.content, at: path)
+            report(change, path)
+            // Unchanged needs no reload, unless asked for: an earlier one may have failed.
+            if change == .unchanged && !reload { return 0 }
+        }
+        let restart = "systemctl restart \(unit)" + (unit.kind == .socket ? " (and its service)" : "")
+        Output.standardOutput.write("To apply it: systemctl daemon-reload, then \(restart)\n")
+        guard reload else { return 0 }
+        try reloadSystemd(root: root.root)
+        Output.standardOutput.write("reloaded systemd; restart \(unit) for its processes to load the shim\n")
+        return 0
+    }
+
+    static func exitStatus(for error: any Error) -> Int32 { configurationExitStatus(for: error) }
+}

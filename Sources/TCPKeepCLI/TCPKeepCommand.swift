@@ -1,0 +1,58 @@
+import ArgumentParser
+import TCPKeepSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct TCPKeepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tcpkeep",
+        abstract: "Turn TCP keepalive on for programs that never asked for it.",
+        version: "0.1.0",
+        subcommands: [
+            RunCommand.self, EnvCommand.self, AuditCommand.self, PlanCommand.self, SystemdCommand.self,
+            SysctlCommand.self, DoctorCommand.self, FixCommand.self,
+        ]
+    )
+
+    /// Usage errors exit 2, as the shell's own tools do, not ArgumentParser's 64.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                Output.standardError.write(fullMessage(for: error) + "\n")
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// A tcpkeep command: it wires its options to an engine, and picks its exit status in one place.
+protocol TCPKeepSubcommand: ParsableCommand {
+    /// Does the command's work and returns the status of a run that finished: 0, or 1 for a
+    /// negative verdict the command reports (a check that failed, a target not reached).
+    func execute() throws -> Int32
+
+    /// The exit status for an error `execute` threw: 2 unless the command says otherwise.
+    static func exitStatus(for error: any Error) -> Int32
+}
+
+extension TCPKeepSubcommand {
+    static func exitStatus(for error: any Error) -> Int32 { 2 }
+
+    func run() throws {
+        let status: Int32
+        do {
+            status = try execute()
+        } catch {
+            Output.standardError.write("tcpkeep: \(error)\n")
+            throw ExitCode(Self.exitStatus(for: error))
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,141 @@
+/// The process holding a socket, and the systemd unit it runs in.
+public struct SocketOwner: Equatable, Sendable {
+    public var pid: Int32
+    /// The process name (/proc/PID/comm).
+    public var process: String
+    /// The executable's path, when it could be read.
+    public var executable: String?
+    public var unit: String?
+
+    public init(pid: Int32, process: String, executable: String?, unit: String?) {
+        self.pid = pid
+        self.process = process
+        self.executable = executable
+        self.unit = unit
+    }
+}
+
+/// A socket with what the audit found out about it.
+public struct AuditedConnection: Equatable, Sendable {
+    public var record: SocketRecord
+    public var owner: SocketOwner?
+    public var options: SocketOptions?
+    public var status: KeepaliveStatus
+
+    public init(record: SocketRecord, owner: SocketOwner?, options: SocketOptions?, status: KeepaliveStatus) {
+        self.record = record
+        self.owner = owner
+        self.options = options
+        self.status = status
+    }
+}
+
+/// What the audit could not see, for the summary.
+public struct AuditGaps: Equatable, Sendable {
+    /// Selected sockets with an inode that no readable /proc/PID/fd refers to.
+    public var unmappedSockets: Int
+    /// Processes whose open files could not be read, and why.
+    public var unreadableProcesses: Int
+    public var reason: String?
+
+    public init(unmappedSockets: Int = 0, unreadableProcesses: Int = 0, reason: String? = nil) {
+        self.unmappedSockets = unmappedSockets
+        self.unreadableProcesses = unreadableProcesses
+        self.reason = reason
+    }
+}
+
+public struct AuditReport: Equatable, Sendable {
+    public var connections: [AuditedConnection]
+    public var gaps: AuditGaps
+
+    public init(connections: [AuditedConnection], gaps: AuditGaps) {
+        self.connections = connections
+        self.gaps = gaps
+    }
+
+    public func count(_ status: KeepaliveStatus) -> Int {
+        connections.lazy.filter { $0.status == status }.count
+    }
+
+    /// Whether `--check` fails: a connection is missing keepalive or has it too late.
+    public var hasFailures: Bool { connections.contains { $0.status.isFailure } }
+
+    /// What `audit --check` concludes about this report of `selection`.
+    public func checkVerdict(for selection: AuditSelection) -> CheckVerdict {
+        // Sockets unmapped for lack of rights may be the selection's; those of processes that
+        // exited meanwhile are no one's.
+        if selection.filtersOwners && gaps.unmappedSockets > 0 && gaps.unreadableProcesses > 0 {
+            return .cannotVouch(
+                "--check cannot vouch for the selection: \(gaps.unmappedSockets) sockets could not be mapped to a process (\(gaps.reason ?? "unknown")); run as root")
+        }
+        if hasFailures { return .fail }
+        return connections.isEmpty ? .nothingSelected : .pass
+    }
+}
+
+/// The outcome of `audit --check`.
+public enum CheckVerdict: Equatable, Sendable {
+    /// Every selected connection would notice a vanished peer in time.
+    case pass
+    /// A selected connection is missing keepalive or has it too late.
+    case fail
+    /// No connection matched the selection.
+    case nothingSelected
+    /// Sockets that may be the selection's could not be read.
+    case cannotVouch(String)
+}
+
+/// A port or an inclusive range of ports: `7000`, `17000-17002`.
+public struct PortRange: Equatable, Sendable, CustomStringConvertible {
+    public let range: ClosedRange<UInt16>
+
+    public var description: String {
+        range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)-\(range.upperBound)"
+    }
+
+    public init?(_ text: String) {
+        let bounds = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map {
+            parseWholeNumber(String($0)).flatMap(UInt16.init(exactly:))
+        }
+        guard let low = bounds.first ?? nil, let high = bounds.last ?? nil, low <= high else { return nil }
+        range = low...high
+    }
+}
+
+/// Which sockets an audit reports.
+public struct AuditSelection: Sendable {
+    public var ports: [PortRange] = []
+    public var pids: Set<Int32> = []
+    public var processes: Set<String> = []
+    public var units: Set<String> = []
+    /// Every state, not only ESTABLISHED.
+    public var allStates = false
+
+    public init() {}
+
+    /// Whether an owner filter is given: sockets with no known owner are then left out.
+    public var filtersOwners: Bool { !pids.isEmpty || !processes.isEmpty || !units.isEmpty }
+
+    /// The filters that a /proc row alone decides: state and port.
+    public func selects(_ record: SocketRecord) -> Bool {
+        guard allStates || record.state == .established else { return false }
+        return ports.isEmpty || ports.contains { $0.range.contains(record.local.port) || $0.range.contains(record.remote.port) }
+    }
+
+    /// The owner filters; a process matches by its name or its executable's file name, a unit
+    /// by its full name or without `.service`.
+    public func selects(_ owner: SocketOwner?) -> Bool {
+        guard filtersOwners else { return true }
+        guard let owner else { return false }
+        if !pids.isEmpty && !pids.contains(owner.pid) { return false }
+        if !processes.isEmpty {
+            let executableName = owner.executable.flatMap { $0.split(separator: "/").last.map(String.init) }
+            guard processes.contains(owner.process) || executableName.map(processes.contains) == true else { return false }
+        }
+        if !units.isEmpty {
+            guard let unit = owner.unit, units.contains(unit) || units.contains(where: { "\($0).service" == unit }) else { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,223 @@
+/// What `tcpkeep doctor` looked at.
+public struct DoctorTarget: Equatable, Sendable {
+    public enum Kind: String, Sendable { case program, process, unit }
+
+    public var kind: Kind
+    /// What the user named: a path or command, a PID, a unit.
+    public var name: String
+    /// The program file judged, when one was found.
+    public var path: String?
+    /// The process looked at: the one named, or the unit's main process.
+    public var pid: Int32?
+    public var unit: String?
+
+    public init(kind: Kind, name: String, path: String? = nil, pid: Int32? = nil, unit: String? = nil) {
+        self.kind = kind
+        self.name = name
+        self.path = path
+        self.pid = pid
+        self.unit = unit
+    }
+}
+
+/// The settings a running process works with, where they could be read.
+public struct DoctorSettings: Equatable, Sendable {
+    /// The shim's variables in /proc/PID/environ, in `shimVariableNames` order; nil when the
+    /// environment could not be read.
+    public var environment: [ShimVariable]?
+    /// The distinct options its connections have, read with pidfd_getfd; nil when not read.
+    public var sockets: [SocketOptionsGroup]?
+
+    public init(environment: [ShimVariable]?, sockets: [SocketOptionsGroup]?) {
+        self.environment = environment
+        self.sockets = sockets
+    }
+}
+
+public struct ShimVariable: Equatable, Sendable {
+    public let name: String
+    public let value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Connections that share the same options.
+public struct SocketOptionsGroup: Equatable, Sendable {
+    public let options: SocketOptions
+    public let connections: Int
+}
+
+/// `tcpkeep doctor`'s findings.
+public struct DoctorReport: Equatable, Sendable {
+    public var target: DoctorTarget
+    public var obstacles: [PreloadObstacle]
+    /// Whether the process has the shim mapped; nil when no process was looked at.
+    public var shimLoaded: Bool?
+    public var connections: AuditReport?
+    public var settings: DoctorSettings?
+    /// Things the user should know that change no verdict.
+    public var notes: [String]
+
+    public init(
+        target: DoctorTarget, obstacles: [PreloadObstacle], shimLoaded: Bool? = nil, connections: AuditReport? = nil,
+        settings: DoctorSettings? = nil, notes: [String] = []
+    ) {
+        self.target = target
+        self.obstacles = obstacles
+        self.shimLoaded = shimLoaded
+        self.connections = connections
+        self.settings = settings
+        self.notes = notes
+    }
+
+    /// Whether the shim reaches the target. For a process, what is loaded decides: the shim in
+    /// its maps reaches the sockets it creates through libc, which a Go program does not use.
+    /// For a program file, any obstacle may keep it out.
+    public var reachable: Bool {
+        guard let shimLoaded else { return obstacles.isEmpty }
+        return shimLoaded && !obstacles.contains(.goProgram) && !obstacles.contains(.staticallyLinked)
+    }
+}
+
+/// The variables the shim reads, and LD_PRELOAD.
+public let shimVariableNames = ["LD_PRELOAD"] + KeepaliveOption.allCases.map(\.variable) + ["KEEPALIVE", "TCPKEEP_ENFORCE", "TCPKEEP_LOG"]
+
+/// The shim's variables among the NUL-separated `NAME=value` entries of /proc/PID/environ.
+public func shimVariables(environ: [UInt8]) -> [ShimVariable] {
+    var values: [String: String] = [:]
+    for entry in environ.split(separator: 0) {
+        guard let equals = entry.firstIndex(of: UInt8(ascii: "=")) else { continue }
+        let name = String(decoding: entry[..<equals], as: UTF8.self)
+        if shimVariableNames.contains(name) && values[name] == nil {
+            values[name] = String(decoding: entry[(equals + 1)...], as: UTF8.self)
+        }
+    }
+    return shimVariableNames.compactMap { name in values[name].map { ShimVariable(name: name, value: $0) } }
+}
+
+/// The path of the mapped file named `libtcpkeep.so` (or `library` exactly) in the text of
+/// /proc/PID/maps, or nil when there is none.
+public func mappedShim(maps: String, library: String?) -> String? {
+    for line in maps.split(separator: "\n") {
+        // address perms offset dev inode path; the path is the rest and may contain spaces.
+        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+        guard fields.count == 6 else { continue }
+        var path = String(fields[5].trimmingWhitespace)
+        // A library replaced on disk since it was loaded (an upgrade) is still loaded.
+        if path.hasSuffix(" (deleted)") { path.removeLast(" (deleted)".count) }
+        if path == library || path.split(separator: "/").last == "libtcpkeep.so" { return path }
+    }
+    return nil
+}
+
+/// The distinct option sets of the connections, most common first.
+public func socketOptionGroups(_ report: AuditReport) -> [SocketOptionsGroup] {
+    var order: [SocketOptions] = []
+    var counts: [SocketOptions: Int] = [:]
+    for options in report.connections.compactMap(\.options) {
+        if counts[options] == nil { order.append(options) }
+        counts[options, default: 0] += 1
+    }
+    return order.enumerated().sorted { (counts[$0.element]!, -$0.offset) > (counts[$1.element]!, -$1.offset) }
+        .map { SocketOptionsGroup(options: $0.element, connections: counts[$0.element]!) }
+}
+
+/// Where a shell looks for `command`: the command itself when it has a slash, else each
+/// directory of `searchPath` in order (an empty entry is the current directory).
+public func commandCandidates(_ command: String, searchPath: String) -> [String] {
+    guard !command.contains("/") else { return [command] }
+    return searchPath.split(separator: ":", omittingEmptySubsequences: false).map { directory in
+        directory.isEmpty ? command : "\(directory.hasSuffix("/") ? directory.dropLast() : directory)/\(command)"
+    }
+}
+
+/// Where systemd looks for an ExecStart= program given without a path.
+public let systemdExecSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// MARK: - Formats
+
+/// The forms a doctor report is written in.
+public enum DoctorFormat: String, CaseIterable, Sendable {
+    case text, json
+
+    public func render(_ report: DoctorReport) -> String {
+        switch self {
+        case .text: formatDoctorText(report)
+        case .json: formatDoctorJSON(report)
+        }
+    }
+}
+
+/// The report for a person: what was looked at, the verdict, why, and what to do.
+public func formatDoctorText(_ report: DoctorReport) -> String {
+    let target = report.target
+    var output = ""
+    switch target.kind {
+    case .program: output += "program \(target.path ?? target.name)\n"
+    case .process: output += "process \(target.pid.map(String.init) ?? target.name)\(target.path.map { " (\($0))" } ?? "")\n"
+    case .unit:
+        output += "unit \(target.unit ?? target.name)\n"
+        output += "  program: \(target.path ?? "unknown")\n"
+        output += "  main process: \(target.pid.map(String.init) ?? "none")\n"
+    }
+    if let shimLoaded = report.shimLoaded {
+        output += "  shim: \(shimLoaded ? "loaded" : "not loaded (not in /proc/\(target.pid ?? 0)/maps)")\n"
+    }
+    if let settings = report.settings {
+        if let environment = settings.environment {
+            let text = environment.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+            output += "  environment: \(text.isEmpty ? "none of the shim's variables" : text)\n"
+        } else {
+            output += "  environment: not readable\n"
+        }
+        if let sockets = settings.sockets {
+            for group in sockets {
+                output += "  sockets: \(optionsText(group.options)) on \(group.connections) connection\(group.connections == 1 ? "" : "s")\n"
+            }
+        }
+    }
+    if let connections = report.connections {
+        output += "  \(summaryLine(connections))\n"
+    }
+    for obstacle in report.obstacles {
+        output += "  obstacle: \(obstacle.reason)\n    instead: \(obstacle.advice)\n"
+    }
+    for note in report.notes {
+        output += "  note: \(note)\n"
+    }
+    output += report.reachable ? "verdict: the shim reaches it\n" : "verdict: the shim does not reach it\n"
+    return output
+}
+
+/// A stable object: target, reachable, obstacles, shim_loaded, connections, settings, notes.
+public func formatDoctorJSON(_ report: DoctorReport) -> String {
+    let target = report.target
+    var output = "{"
+    output += "\"target\": " + jsonObject([
+        ("kind", json(target.kind.rawValue)), ("name", json(target.name)), ("path", target.path.map(json) ?? "null"),
+        ("pid", target.pid.map { "\($0)" } ?? "null"), ("unit", target.unit.map(json) ?? "null"),
+    ])
+    output += ",\n\"reachable\": \(report.reachable)"
+    let obstacles = report.obstacles.map {
+        jsonObject([("obstacle", json($0.name)), ("reason", json($0.reason)), ("advice", json($0.advice))])
+    }
+    output += ",\n\"obstacles\": [" + obstacles.joined(separator: ", ") + "]"
+    output += ",\n\"shim_loaded\": " + (report.shimLoaded.map { "\($0)" } ?? "null")
+    output += ",\n\"connections\": " + (report.connections.map { jsonObject(summaryFields($0)) } ?? "null")
+    output += ",\n\"settings\": " + (report.settings.map { settings in
+        jsonObject([
+            ("environment", settings.environment.map { variables in
+                jsonObject(variables.map { ($0.name, json($0.value)) })
+            } ?? "null"),
+            ("sockets", settings.sockets.map { groups in
+                "[" + groups.map { jsonObject(optionsFields($0.options) + [("connections", "\($0.connections)")]) }
+                    .joined(separator: ", ") + "]"
+            } ?? "null"),
+        ])
+    } ?? "null")
+    output += ",\n\"notes\": [" + report.notes.map(json).joined(separator: ", ") + "]"
+    return output + "}\n"
+}

@@ -1,0 +1,118 @@
+import TCPKeepCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `tcpkeep doctor` could not look at.
+public struct DoctorError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// `tcpkeep doctor PROGRAM`: the program a path or command name (searched in PATH like the
+/// shell) names, judged from its file.
+public func inspectProgram(_ name: String) throws -> DoctorReport {
+    var candidates = commandCandidates(name, searchPath: environmentValue("PATH") ?? "/usr/bin:/bin")
+    // The shell runs the first executable file it finds for a bare name.
+    if !name.contains("/") { candidates = candidates.filter { access($0, X_OK) == 0 && Files.regularFileMode($0) != nil } }
+    guard let path = candidates.first, Files.regularFileMode(path) != nil else {
+        throw DoctorError(description: name.contains("/") ? "\(name): no such file" : "\(name): command not found in PATH")
+    }
+    let checked = try checkProgram(at: path)
+    return DoctorReport(target: DoctorTarget(kind: .program, name: name, path: checked.path), obstacles: checked.obstacles)
+}
+
+/// `tcpkeep doctor --pid N`: the process's program, whether the shim is mapped, its
+/// connections and settings.
+public func inspectProcess(_ pid: Int32) throws -> DoctorReport {
+    try inspectProcess(pid, target: DoctorTarget(kind: .process, name: "\(pid)", pid: pid))
+}
+
+private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> DoctorReport {
+    try requireProcess(pid, "--pid")
+    guard let maps = try? Files.readText("/proc/\(pid)/maps") else {
+        throw DoctorError(description: "cannot read /proc/\(pid)/maps to see what it loaded: another user's process needs root")
+    }
+    var target = target
+    target.pid = pid
+    var report = DoctorReport(target: target, obstacles: [])
+    if let executable = Files.readLink("/proc/\(pid)/exe") {
+        report.target.path = report.target.path ?? executable
+        // The running image, even when the file on disk was replaced or deleted.
+        report.obstacles = (try? checkProgram(at: "/proc/\(pid)/exe"))?.obstacles ?? []
+    }
+    let shim = mappedShim(maps: maps, library: try? locateShim())
+    report.shimLoaded = shim != nil
+    var environment = (try? Files.read("/proc/\(pid)/environ"))?.map(shimVariables(environ:))
+    if shim != nil, let variables = environment, !variables.contains(where: { $0.name == "LD_PRELOAD" }) {
+        report.notes.append("the shim is loaded but LD_PRELOAD is not in /proc/\(pid)/environ: the process overwrote its environment area (redis does, for its process title), so the settings cannot be read there")
+        environment = nil
+    }
+    let exact = (try? requirePtraceRights("doctor")) != nil
+    var selection = AuditSelection()
+    selection.pids = [pid]
+    let connections: ConnectionAudit
+    do {
+        connections = try ConnectionAudit(netDirectory: "/proc/\(pid)/net", selection: selection, maxIdle: nil, exact: exact)
+    } catch where exact {
+        // Only reading the sockets' own options can fail here and not below: a /proc
+        // error fails the second attempt too, and is reported.
+        report.notes.append("each socket's own options could not be read (pidfd_getfd refused); the verdicts come from the kernel's timers")
+        connections = try ConnectionAudit(netDirectory: "/proc/\(pid)/net", selection: selection, maxIdle: nil, exact: false)
+    }
+    report.connections = connections.report
+    let read = exact && connections.report.connections.contains { $0.options != nil }
+    report.settings = DoctorSettings(environment: environment, sockets: read ? socketOptionGroups(connections.report) : nil)
+    if !exact {
+        report.notes.append("run as root to read each connection's own keepalive values")
+    }
+    if shim == nil {
+        report.notes.append("the shim is not loaded: restart the program under tcpkeep run (or a unit with tcpkeep systemd UNIT --write); tcpkeep fix --pid \(pid) turns keepalive on for the connections it has open now")
+    }
+    let missing = report.connections?.count(.missing) ?? 0
+    if missing > 0 {
+        report.notes.append("\(missing) connection\(missing == 1 ? " lacks" : "s lack") keepalive: tcpkeep fix --pid \(pid) turns it on without a restart")
+    }
+    return report
+}
+
+/// `tcpkeep doctor --unit NAME`: the unit's ExecStart= program under the root and, where
+/// systemd runs it here, its main process.
+public func inspectUnit(_ unit: UnitName, root: RootDirectory) throws -> DoctorReport {
+    let sources = UnitSources(unit: unit, root: root)
+    guard sources.unitFile != nil else {
+        throw DoctorError(description: "no unit file for \(unit) in \(sources.searchedDirectories)")
+    }
+    guard let program = sources.program else { throw DoctorError(description: "\(unit) has no ExecStart=") }
+    var target = DoctorTarget(kind: .unit, name: unit.name, path: root.onDisk(program), unit: unit.name)
+    var notes: [String] = []
+    let checked = checkUnitProgram(program, root: root)
+    if let checked { target.path = checked.path } else { notes.append("cannot read the unit's program \(root.onDisk(program))") }
+    if let socketUnit = unit.socketUnit, UnitSources(unit: socketUnit, root: root).unitFile != nil {
+        notes.append("\(socketUnit) passes sockets in, which LD_PRELOAD does not reach: tcpkeep systemd \(socketUnit) sets its KeepAlive=")
+    }
+    var report = DoctorReport(target: target, obstacles: checked?.obstacles ?? [], notes: notes)
+    guard systemdIsRunning else {
+        report.notes.append("systemd is not running here: checked the program alone")
+        return report
+    }
+    guard root.isLiveSystem else {
+        report.notes.append("--root \(root.path!) is not the running system: checked the program alone")
+        return report
+    }
+    let shown = try runSuccessfully(["systemctl", "show", "-p", "MainPID", "--value", unit.name])
+    guard let pid = parseMainPID(shown.output) else {
+        throw DoctorError(description: "systemctl show \(unit) printed no main PID: '\(shown.output)'")
+    }
+    guard pid > 0 else {
+        report.notes.append("\(unit) has no main process running: checked the program alone")
+        return report
+    }
+    let process = try inspectProcess(pid, target: target)
+    report.target.pid = pid
+    report.shimLoaded = process.shimLoaded
+    report.connections = process.connections
+    report.settings = process.settings
+    report.notes += process.notes
+    return report
+}
