@@ -13,7 +13,7 @@ let package = Package(
         .executable(name: "tcpkeep", targets: ["TCPKeepCLI"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.6.0"),
     ],
     targets: [
         // The preload shim's source. SwiftPM compiles it here as a check; the library users

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TCPKeepCore
+import TCPKeepSystem
 
 // Values whose every form is known: completions offer them, and a wrong one is named with the
 // list of right ones.
@@ -7,6 +8,14 @@ extension KeepaliveProfile: ExpressibleByArgument {}
 extension ShimLogLevel: ExpressibleByArgument {}
 extension AuditFormat: ExpressibleByArgument {}
 extension DoctorFormat: ExpressibleByArgument {}
+
+extension CompletionKind {
+    /// Service and socket units, as `tcpkeep systemd` takes them.
+    static let configurableUnits = CompletionKind.custom { _, _, prefix in CompletionCandidates.units(["service", "socket"], prefix: prefix) }
+    static let services = CompletionKind.custom { _, _, prefix in CompletionCandidates.units(["service"], prefix: prefix) }
+    static let units = CompletionKind.custom { _, _, prefix in CompletionCandidates.units(prefix: prefix) }
+    static let processIDs = CompletionKind.custom { _, _, prefix in CompletionCandidates.processIDs(prefix: prefix) }
+}
 
 /// The parsers of values with a form of their own (durations, ports, unit names), each run
 /// once while the command line is read; a bad value is reported with what is accepted.
@@ -17,15 +26,18 @@ enum Parse {
 
     /// A duration in whole seconds.
     static func seconds(_ text: String) throws -> Int {
-        guard let seconds = parseDuration(text, in: .seconds) else {
+        do throws(ValueError) {
+            return try parseDuration(text, in: .seconds)
+        } catch .tooLarge {
+            throw SettingsError("too long")
+        } catch {
             throw SettingsError("not \(DurationUnit.seconds.expectation)")
         }
-        return seconds
     }
 
     /// A duration in whole seconds above 0.
     static func positiveSeconds(_ text: String) throws -> Int {
-        guard let seconds = parseDuration(text, in: .seconds), seconds > 0 else {
+        guard let seconds = try? parseDuration(text, in: .seconds), seconds > 0 else {
             throw SettingsError("not a duration in whole seconds above 0 (90, 90s, 5m, 2h)")
         }
         return seconds
@@ -40,5 +52,10 @@ enum Parse {
 
     static func unitName(_ text: String) throws -> UnitName {
         try UnitName(text)
+    }
+
+    /// A valid name of a unit of any type, `.service` added to a bare one.
+    static func anyUnitName(_ text: String) throws -> String {
+        try checkedUnitName(text)
     }
 }

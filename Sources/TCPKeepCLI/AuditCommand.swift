@@ -16,7 +16,7 @@ struct AuditCommand: TCPKeepSubcommand {
             """
     )
 
-    @Option(help: ArgumentHelp("Audit the network namespace of this process (a container's).", valueName: "pid"))
+    @Option(help: ArgumentHelp("Audit the network namespace of this process (a container's).", valueName: "pid"), completion: .processIDs)
     var netnsOf: Int32?
 
     @Flag(help: "Every TCP state, not only ESTABLISHED.")
@@ -31,13 +31,13 @@ struct AuditCommand: TCPKeepSubcommand {
     @Option(name: .customLong("port"), help: ArgumentHelp("A local or remote port or range, e.g. 6379 or 17000-17002; repeatable.", valueName: "port"), transform: Parse.portRange)
     var ports: [PortRange] = []
 
-    @Option(name: .customLong("pid"), help: ArgumentHelp("Only this process's connections; repeatable.", valueName: "pid"))
+    @Option(name: .customLong("pid"), help: ArgumentHelp("Only this process's connections; repeatable.", valueName: "pid"), completion: .processIDs)
     var pids: [Int32] = []
 
     @Option(name: .customLong("process"), help: ArgumentHelp("Only processes of this name or executable; repeatable.", valueName: "name"))
     var processes: [String] = []
 
-    @Option(name: .customLong("unit"), help: ArgumentHelp("Only processes of this systemd unit; repeatable.", valueName: "unit"))
+    @Option(name: .customLong("unit"), help: ArgumentHelp("Only processes of this systemd unit; repeatable.", valueName: "unit"), completion: .units, transform: Parse.anyUnitName)
     var units: [String] = []
 
     @Option(help: "table, json or prometheus.")
@@ -59,7 +59,7 @@ struct AuditCommand: TCPKeepSubcommand {
         let report = try auditConnections(AuditRequest(netnsOf: netnsOf, selection: selection, maxIdle: maxIdle, exact: exact))
         let text = format.render(report)
         if let output {
-            try Files.writeAtomically(text, to: output)
+            try Files.writeAtomically(text, to: output, creatingDirectories: false)
         } else {
             Output.standardOutput.write(text)
         }
@@ -68,8 +68,7 @@ struct AuditCommand: TCPKeepSubcommand {
         case .pass: return 0
         case .fail: return 1
         case .nothingSelected:
-            warn("no connection matched the selection")
-            return 0
+            throw ValidationError("--check: no connection matched the selection, and a check over nothing proves nothing (is a --process, --unit, --pid or --port misspelled?)")
         case .cannotVouch(let reason): throw ValidationError(reason)
         }
     }

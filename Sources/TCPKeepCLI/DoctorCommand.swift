@@ -18,10 +18,10 @@ struct DoctorCommand: TCPKeepSubcommand {
     @Argument(help: ArgumentHelp("A program: a path, or a command name searched in PATH.", valueName: "program"))
     var program: String?
 
-    @Option(help: ArgumentHelp("A running process.", valueName: "pid"))
+    @Option(help: ArgumentHelp("A running process.", valueName: "pid"), completion: .processIDs)
     var pid: Int32?
 
-    @Option(help: ArgumentHelp("A systemd service: its program and its main process.", valueName: "unit"), transform: Parse.unitName)
+    @Option(help: ArgumentHelp("A systemd service: its program and its main process.", valueName: "unit"), completion: .services, transform: Parse.unitName)
     var unit: UnitName?
 
     @OptionGroup var root: RootOption

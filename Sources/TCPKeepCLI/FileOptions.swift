@@ -27,8 +27,14 @@ struct LibraryOption: ParsableArguments {
         }
     }
 
-    func path() throws -> String {
-        try library ?? locateShim()
+    /// The path, with a warning when it is not where an installed tcpkeep keeps the shim: a
+    /// build tree's copy, often under /tmp, which a service with PrivateTmp= cannot see.
+    func checkedPath() throws -> String {
+        let path = try library ?? locateShim()
+        if let problem = uninstalledShimProblem(path) {
+            warn("the drop-in preloads \(path), \(problem); install tcpkeep first (make install), or pass --library with the installed path")
+        }
+        return path
     }
 }
 

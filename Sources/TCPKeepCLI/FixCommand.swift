@@ -17,7 +17,7 @@ struct FixCommand: TCPKeepSubcommand {
             """
     )
 
-    @Option(help: ArgumentHelp("The process whose connections to change.", valueName: "pid"))
+    @Option(help: ArgumentHelp("The process whose connections to change.", valueName: "pid"), completion: .processIDs)
     var pid: Int32
 
     @Option(name: .customLong("port"), help: ArgumentHelp("Only connections with this local or remote port or range; repeatable.", valueName: "port"), transform: Parse.portRange)

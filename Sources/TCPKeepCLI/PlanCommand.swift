@@ -13,7 +13,7 @@ struct PlanCommand: TCPKeepSubcommand {
     @OptionGroup var library: LibraryOption
 
     func execute() throws -> Int32 {
-        Output.standardOutput.write(planReport(settings: try settings.settings(), library: try library.path()))
+        Output.standardOutput.write(planReport(settings: try settings.settings(), library: try library.checkedPath()))
         return 0
     }
 }

@@ -23,6 +23,8 @@ struct RunCommand: TCPKeepSubcommand {
     private var program: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     func validate() throws {
+        // Help is asked for before the program, where the command line is otherwise the program's.
+        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
         guard !program.isEmpty else { throw ValidationError("missing the program to run, e.g. tcpkeep run --idle 60 -- redis-server") }
         // Everything from the first word that is not an option of ours is captured, so a
         // mistyped option would otherwise be run as the program.

@@ -24,16 +24,24 @@ struct SysctlCommand: TCPKeepSubcommand {
     @Flag(help: "Write the file (as --write does) and load it with sysctl -p into the sysctls of the network namespace tcpkeep runs in; --root only says where the file goes.")
     var apply = false
 
+    func validate() throws {
+        if apply && root.path != nil {
+            throw ValidationError("--apply loads the file into this host's sysctls, and --root says it is another system's; leave one out")
+        }
+    }
+
     func execute() throws -> Int32 {
         let content = try sysctlFile(settings: try timing.resolve())
         guard write || apply else {
             Output.standardOutput.write(content)
             return 0
         }
-        let path = root.root.onDisk(sysctlFilePath)
+        let path = root.root.resolve(sysctlFilePath)
         report(try writeGeneratedFile(content, at: path), path)
         guard apply else {
-            Output.standardOutput.write("To load it now: sysctl -p \(path)\n")
+            Output.standardOutput.write(
+                root.root.isLiveSystem
+                    ? "To load it now: sysctl -p \(path)\n" : "That system loads it when it boots (systemd-sysctl).\n")
             return 0
         }
         Output.standardOutput.write(try loadSysctlFile(path))

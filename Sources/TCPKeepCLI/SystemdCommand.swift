@@ -15,7 +15,7 @@ struct SystemdCommand: TCPKeepSubcommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The unit, e.g. redis-server (a .service) or app.socket.", valueName: "unit"), transform: Parse.unitName)
+    @Argument(help: ArgumentHelp("The unit, e.g. redis-server (a .service) or app.socket.", valueName: "unit"), completion: .configurableUnits, transform: Parse.unitName)
     var unit: UnitName
 
     @OptionGroup var settings: ShimSettingsOptions
@@ -35,10 +35,13 @@ struct SystemdCommand: TCPKeepSubcommand {
     func validate() throws {
         if remove && write { throw ValidationError("--write and --remove exclude each other") }
         if reload && !write && !remove { throw ValidationError("--reload needs --write or --remove") }
+        if reload && root.path != nil {
+            throw ValidationError("--reload acts on the running system, and --root says the files are another system's; leave one out")
+        }
     }
 
     func execute() throws -> Int32 {
-        let path = root.root.onDisk(tcpkeepDropInPath(unit))
+        let path = root.root.resolve(tcpkeepDropInPath(unit))
         if remove {
             guard try removeGeneratedFile(at: path) else {
                 Output.standardOutput.write("nothing to remove: \(path) does not exist\n")
@@ -47,7 +50,7 @@ struct SystemdCommand: TCPKeepSubcommand {
             Output.standardOutput.write("removed \(path)\n")
         } else {
             let dropIn = try plannedDropIn(
-                for: unit, settings: try settings.settings(), root: root.root, library: library.path)
+                for: unit, settings: try settings.settings(), root: root.root, library: library.checkedPath)
             dropIn.warnings.forEach(warn)
             guard write else {
                 Output.standardOutput.write(dropIn.content)
@@ -57,6 +60,10 @@ struct SystemdCommand: TCPKeepSubcommand {
             report(change, path)
             // Unchanged needs no reload, unless asked for: an earlier one may have failed.
             if change == .unchanged && !reload { return 0 }
+        }
+        guard root.root.isLiveSystem else {
+            Output.standardOutput.write("It applies when the system under \(root.path!) next starts \(unit).\n")
+            return 0
         }
         let restart = "systemctl restart \(unit)" + (unit.kind == .socket ? " (and its service)" : "")
         Output.standardOutput.write("To apply it: systemctl daemon-reload, then \(restart)\n")

@@ -19,6 +19,10 @@ struct TCPKeepCommand: ParsableCommand {
 
     /// Usage errors exit 2, as the shell's own tools do, not ArgumentParser's 64.
     static func main() {
+        if Array(CommandLine.arguments.dropFirst()) == ["--version"] {
+            Output.standardOutput.write(versionText(version: configuration.version, shim: Result(catching: locateShim)))
+            return
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -29,6 +33,14 @@ struct TCPKeepCommand: ParsableCommand {
             }
             exit(withError: error)
         }
+    }
+}
+
+/// `--version`: the version, and the shim this tcpkeep would preload.
+func versionText(version: String, shim: Result<String, ShimNotFound>) -> String {
+    switch shim {
+    case .success(let path): "\(version)\nshim: \(path)\n"
+    case .failure(let error): "\(version)\nshim: none found (\(error))\n"
     }
 }
 

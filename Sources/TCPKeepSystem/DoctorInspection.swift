@@ -12,14 +12,20 @@ public struct DoctorError: Error, CustomStringConvertible, Sendable {
 /// `tcpkeep doctor PROGRAM`: the program a path or command name (searched in PATH like the
 /// shell) names, judged from its file.
 public func inspectProgram(_ name: String) throws -> DoctorReport {
-    var candidates = commandCandidates(name, searchPath: environmentValue("PATH") ?? "/usr/bin:/bin")
+    let searchPath = environmentValue("PATH") ?? "/usr/bin:/bin"
+    var candidates = commandCandidates(name, searchPath: searchPath)
     // The shell runs the first executable file it finds for a bare name.
     if !name.contains("/") { candidates = candidates.filter { access($0, X_OK) == 0 && Files.regularFileMode($0) != nil } }
-    guard let path = candidates.first, Files.regularFileMode(path) != nil else {
-        throw DoctorError(description: name.contains("/") ? "\(name): no such file" : "\(name): command not found in PATH")
-    }
-    let checked = try checkProgram(at: path)
-    return DoctorReport(target: DoctorTarget(kind: .program, name: name, path: checked.path), obstacles: checked.obstacles)
+    guard let path = candidates.first else { throw DoctorError(description: "\(name): command not found in PATH") }
+    let checked = try checkProgram(at: path, searchPath: searchPath)
+    var report = DoctorReport(target: DoctorTarget(kind: .program, name: name, path: checked.path), obstacles: checked.obstacles)
+    report.notes += scriptNotes(checked)
+    return report
+}
+
+/// For a script, what runs it.
+private func scriptNotes(_ checked: ProgramCheck) -> [String] {
+    checked.interpreter.map { ["\(checked.path) is a script: \($0) runs it, and that is what LD_PRELOAD must reach"] } ?? []
 }
 
 /// `tcpkeep doctor --pid N`: the process's program, whether the shim is mapped, its
@@ -30,8 +36,15 @@ public func inspectProcess(_ pid: Int32) throws -> DoctorReport {
 
 private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> DoctorReport {
     try requireProcess(pid, "--pid")
-    guard let maps = try? Files.readText("/proc/\(pid)/maps") else {
-        throw DoctorError(description: "cannot read /proc/\(pid)/maps to see what it loaded: another user's process needs root")
+    let maps: String
+    do {
+        guard let text = try Files.readText("/proc/\(pid)/maps") else { throw NoSuchProcess(pid: pid, option: "--pid") }
+        maps = text
+    } catch let error as SystemError where error.code == EACCES || error.code == EPERM {
+        let why = geteuid() == 0
+            ? "the kernel refused this root process ptrace access to it (a process with capabilities this one lacks, or a security module)"
+            : "another user's process can be read by root (or with CAP_SYS_PTRACE) only"
+        throw DoctorError(description: "\(error), so what it loaded cannot be seen: \(why)")
     }
     var target = target
     target.pid = pid
@@ -39,7 +52,7 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
     if let executable = Files.readLink("/proc/\(pid)/exe") {
         report.target.path = report.target.path ?? executable
         // The running image, even when the file on disk was replaced or deleted.
-        report.obstacles = (try? checkProgram(at: "/proc/\(pid)/exe"))?.obstacles ?? []
+        report.obstacles = (try? checkProgram(at: "/proc/\(pid)/exe", searchPath: systemdExecSearchPath))?.obstacles ?? []
     }
     let shim = mappedShim(maps: maps, library: try? locateShim())
     report.shimLoaded = shim != nil
@@ -84,14 +97,18 @@ public func inspectUnit(_ unit: UnitName, root: RootDirectory) throws -> DoctorR
         throw DoctorError(description: "no unit file for \(unit) in \(sources.searchedDirectories)")
     }
     guard let program = sources.program else { throw DoctorError(description: "\(unit) has no ExecStart=") }
-    var target = DoctorTarget(kind: .unit, name: unit.name, path: root.onDisk(program), unit: unit.name)
-    var notes: [String] = []
-    let checked = checkUnitProgram(program, root: root)
-    if let checked { target.path = checked.path } else { notes.append("cannot read the unit's program \(root.onDisk(program))") }
+    let checked: ProgramCheck
+    do {
+        checked = try checkUnitProgram(program, root: root)
+    } catch {
+        throw DoctorError(description: "cannot check \(unit): its program cannot be judged: \(error)")
+    }
+    let target = DoctorTarget(kind: .unit, name: unit.name, path: checked.path, unit: unit.name)
+    var notes = scriptNotes(checked)
     if let socketUnit = unit.socketUnit, UnitSources(unit: socketUnit, root: root).unitFile != nil {
         notes.append("\(socketUnit) passes sockets in, which LD_PRELOAD does not reach: tcpkeep systemd \(socketUnit) sets its KeepAlive=")
     }
-    var report = DoctorReport(target: target, obstacles: checked?.obstacles ?? [], notes: notes)
+    var report = DoctorReport(target: target, obstacles: checked.obstacles, notes: notes)
     guard systemdIsRunning else {
         report.notes.append("systemd is not running here: checked the program alone")
         return report

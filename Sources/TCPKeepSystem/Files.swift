@@ -81,14 +81,19 @@ public enum Files {
     }
 
     /// Writes `content` to `path` so that a reader sees the old file or the new one, never part
-    /// of either: a temporary file in the same directory, flushed, renamed over it.
-    public static func writeAtomically(_ content: String, to path: String) throws(SystemError) {
+    /// of either: a temporary file in the same directory, flushed, renamed over it. Missing
+    /// directories are made when `creatingDirectories`, else refused.
+    public static func writeAtomically(_ content: String, to path: String, creatingDirectories: Bool = true) throws(SystemError) {
         guard !path.hasSuffix("/"), path.split(separator: "/").last != nil else {
             throw SystemError("cannot write '\(path)'", code: EISDIR)
         }
         let path = absolutePath(path)
         let directory = parent(of: path)
-        try makeDirectories(directory)
+        if creatingDirectories {
+            try makeDirectories(directory)
+        } else if !isDirectory(directory) {
+            throw SystemError("cannot write \(path)", code: ENOENT)
+        }
         var template = Array("\(directory)/.\(path.split(separator: "/").last!).XXXXXX".utf8CString)
         let fd = try checked(mkstemp(&template), "cannot create a file in \(directory)")
         let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -27,7 +27,7 @@ public struct HostActionRefused: Error, CustomStringConvertible, Sendable {
 public func plannedDropIn(
     for unit: UnitName, settings: KeepaliveSettings, root: RootDirectory, library: () throws -> String
 ) throws -> (content: String, warnings: [String]) {
-    let sources = UnitSources(unit: unit, root: root, excluding: root.onDisk(tcpkeepDropInPath(unit)))
+    let sources = UnitSources(unit: unit, root: root, excluding: root.resolve(tcpkeepDropInPath(unit)))
     var warnings: [String] = []
     if sources.unitFile == nil {
         warnings.append("no unit file for \(unit) in \(sources.searchedDirectories); the drop-in applies once it is installed")
@@ -40,10 +40,11 @@ public func plannedDropIn(
             warnings.append("\(path) sorts after \(tcpkeepDropInName) and sets LD_PRELOAD, which replaces the shim's; add the shim to it by hand")
         }
         if let program = sources.program {
-            if let checked = checkUnitProgram(program, root: root) {
+            do {
+                let checked = try checkUnitProgram(program, root: root)
                 warnings += checked.obstacles.map { "LD_PRELOAD will not reach \(checked.path): \($0.explanation)" }
-            } else {
-                warnings.append("cannot read the unit's program \(root.onDisk(program)) to check that LD_PRELOAD reaches it")
+            } catch {
+                warnings.append("cannot check that LD_PRELOAD reaches the unit's program: \(error)")
             }
         }
         let content = serviceDropIn(

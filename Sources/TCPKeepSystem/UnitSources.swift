@@ -12,12 +12,12 @@ struct UnitSources {
         self.unit = unit
         self.root = root
         let names = [unit.name] + (unit.template.map { [$0] } ?? [])
-        unitFile = names.lazy.flatMap { name in unitSearchDirectories.lazy.map { root.onDisk("\($0)/\(name)") } }
+        unitFile = names.lazy.flatMap { name in unitSearchDirectories.lazy.map { root.resolve("\($0)/\(name)") } }
             .compactMap { try? Files.readText($0) }.first
         var candidates: [DropInCandidate] = []
         for (searchIndex, directory) in unitSearchDirectories.enumerated() {
             for (dropInIndex, dropInDirectory) in unit.dropInDirectoryNames.enumerated() {
-                let path = root.onDisk("\(directory)/\(dropInDirectory)")
+                let path = root.resolve("\(directory)/\(dropInDirectory)")
                 candidates += Files.names(in: path).map {
                     DropInCandidate(searchDirectory: searchIndex, dropInDirectory: dropInIndex, fileName: $0, path: "\(path)/\($0)")
                 }
@@ -28,7 +28,7 @@ struct UnitSources {
     }
 
     /// Where the unit file was looked for, for messages.
-    var searchedDirectories: String { unitSearchDirectories.map(root.onDisk).joined(separator: ", ") }
+    var searchedDirectories: String { unitSearchDirectories.map(root.resolve).joined(separator: ", ") }
 
     private var entries: [UnitFileEntry] {
         unitFileEntries(unitFile ?? "") + dropIns.flatMap { unitFileEntries($0.text) }

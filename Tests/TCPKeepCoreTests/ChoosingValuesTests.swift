@@ -40,7 +40,7 @@ struct ChoosingValuesTests {
     func detectWithinPinned() throws {
         let count = try resolveSettings(profile: nil, detectWithin: 30, explicit: KeepaliveSettings(count: 4))
         #expect(count == KeepaliveSettings(idle: 18, interval: 3, count: 4, userTimeout: 30_000))
-        #expect(throws: SettingsError("--detect-within 30s cannot hold with the explicit values: an idle connection would take 1m3s (idle 60s, interval 3s, 1 probes, user timeout 63000ms)")) {
+        #expect(throws: SettingsError("--detect-within 30s cannot hold with the explicit values: an idle connection would take 1m3s (idle 1m, interval 3s, 1 probe, user timeout 1m3s)")) {
             try resolveSettings(profile: nil, detectWithin: 30, explicit: KeepaliveSettings(idle: 60))
         }
         // A pinned idle time leaves slack: the user timeout is the detection time, not the window.

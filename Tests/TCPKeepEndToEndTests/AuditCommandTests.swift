@@ -86,8 +86,11 @@ struct AuditCommandTests {
         #expect(try audit(["--process", "holder"] + pid).connections.count == 6)
         #expect(try audit(["--process", "no-such-process"]).connections.isEmpty)
         #expect(try audit(["--unit", "no-such.service"]).connections.isEmpty)
-        let nothing = try runProcess([Artifacts.tcpkeep, "audit", "--unit", "no-such.service", "--check"])
-        #expect(nothing.status == 0 && nothing.stderr == "tcpkeep: warning: no connection matched the selection\n", "\(nothing)")
+        // A misspelled filter must not pass a check.
+        for filter in [["--unit", "no-such.service"], ["--process", "no-such-process"]] {
+            let nothing = try runProcess([Artifacts.tcpkeep, "audit", "--check"] + filter)
+            #expect(nothing.status == 2 && nothing.stderr.contains("--check: no connection matched the selection"), "\(nothing)")
+        }
         #expect(try audit(["--process", "holder", "--port", "\(held[2].server)", "--check"]).result.status == 1)
     }
 
@@ -178,6 +181,10 @@ struct AuditCommandTests {
             let refused = try runProcess([Artifacts.tcpkeep, "audit", "--output", notAFile])
             #expect(refused.status == 2 && refused.stderr == "tcpkeep: cannot write '\(notAFile)': Is a directory\n", "\(refused)")
         }
+        let noParent = directory.appendingPathComponent("no/such/dir/f.prom").path
+        let orphan = try runProcess([Artifacts.tcpkeep, "audit", "--output", noParent])
+        #expect(orphan.status == 2 && orphan.stderr == "tcpkeep: cannot write \(noParent): No such file or directory\n", "\(orphan)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appendingPathComponent("no").path), "a missing directory was made")
         let unwritable = try runProcess([Artifacts.tcpkeep, "audit", "--format", "prometheus", "--output", "/proc/tcpkeep.prom"])
         #expect(unwritable.status == 2 && unwritable.stderr.hasPrefix("tcpkeep: cannot "), "\(unwritable)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted() == ["relative.prom", "tcpkeep.prom"],
@@ -215,6 +222,8 @@ struct AuditCommandTests {
         (["--port", "9-1"], "The value '9-1' is invalid for '--port <port>': not a port"),
         (["--max-idle", "0"], "The value '0' is invalid for '--max-idle <duration>': not a duration"),
         (["--format", "xml"], "xml"),
+        (["--unit", "../../x"], "'../../x' is a path"),
+        (["--unit", "a b"], "is not allowed in a unit name"),
         (["--netns-of", "2147483647"], "--netns-of 2147483647: no such process"),
         (["--pid", "2147483647", "--check"], "--pid 2147483647: no such process"),
     ])

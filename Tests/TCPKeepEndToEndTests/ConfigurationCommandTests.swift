@@ -83,7 +83,7 @@ struct ConfigurationCommandTests {
             "--library", Self.library,
         ])
         #expect(result.status == 0, "\(result)")
-        #expect(result.stdout.contains("systemctl daemon-reload, then systemctl restart redis-like.service"))
+        #expect(result.stdout.contains("It applies when the system under \(root.path) next starts redis-like.service."), "\(result)")
         let content = try String(contentsOf: dropIn(root, "redis-like.service"), encoding: .utf8)
         #expect(content.hasPrefix("# Written by tcpkeep."))
         let environment = try verify(root, unit: "redis-like.service")
@@ -180,26 +180,82 @@ struct ConfigurationCommandTests {
         #expect(try snapshot(root) == before)
     }
 
+    /// On the host's own /etc/systemd/system, behind a private mount of an empty directory, so
+    /// that the host keeps its files.
     @Test("--reload says it could not when systemd is not running")
     func reloadWithoutSystemd() throws {
         if FileManager.default.fileExists(atPath: "/run/systemd/system") {
             try Test.cancel("systemd runs here; this test is for machines without it")
         }
-        let root = try makeRoot()
-        defer { try? FileManager.default.removeItem(at: root) }
-        let result = try runProcess([
-            tcpkeep, "systemd", "redis-like", "--idle", "60", "--write", "--reload", "--library", Self.library, "--root", root.path,
-        ])
+        try requireRoot()
+        try requireProgram("unshare")
+        let script = "mount -t tmpfs tcpkeep-test /etc/systemd/system && \"$0\" systemd redis-like --idle 60 --write --reload --library \(Self.library)"
+        let result = try runProcess(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, tcpkeep])
         #expect(result.status == 1, "\(result)")
         #expect(result.stdout.contains("systemctl daemon-reload, then systemctl restart redis-like.service"), "\(result)")
         #expect(result.stderr.contains("could not reload: systemd is not running"), "\(result)")
     }
 
+    @Test("under --root nothing is done to the host, nor advised: --reload and --apply are refused before anything is written")
+    func rootLeavesTheHostAlone() throws {
+        let root = try makeRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let before = try snapshot(root)
+        let reload = try runProcess([tcpkeep, "systemd", "redis-like", "--idle", "60", "--write", "--reload", "--library", Self.library, "--root", root.path])
+        #expect(reload.status == 2 && reload.stderr.contains("--reload acts on the running system"), "\(reload)")
+        let apply = try runProcess([tcpkeep, "sysctl", "--idle", "60", "--apply", "--root", root.path])
+        #expect(apply.status == 2 && apply.stderr.contains("--apply loads the file into this host's sysctls"), "\(apply)")
+        #expect(try snapshot(root) == before)
+
+        let written = try runProcess([tcpkeep, "sysctl", "--idle", "60", "--write", "--root", root.path])
+        #expect(written.status == 0 && !written.stdout.contains("sysctl -p"), "\(written)")
+        let unit = try runProcess([tcpkeep, "systemd", "redis-like", "--idle", "60", "--write", "--library", Self.library, "--root", root.path])
+        #expect(unit.status == 0 && !unit.stdout.contains("systemctl"), "\(unit)")
+    }
+
+    @Test("a symbolic link under --root is followed inside the root, never out of it")
+    func symlinksStayInsideTheRoot() throws {
+        let root = try makeRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let outside = Artifacts.scratch.appendingPathComponent("outside-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        let units = root.appendingPathComponent("etc/systemd/system")
+        try FileManager.default.createDirectory(at: units, withIntermediateDirectories: true)
+        // An absolute target, and a relative one that climbs past the root.
+        try FileManager.default.createSymbolicLink(atPath: units.appendingPathComponent("redis-like.service.d").path, withDestinationPath: outside.path)
+        try FileManager.default.createSymbolicLink(
+            atPath: root.appendingPathComponent("etc/sysctl.d").path,
+            withDestinationPath: String(repeating: "../", count: 12) + outside.path.dropFirst())
+        for arguments in [["systemd", "redis-like", "--library", Self.library], ["sysctl"]] {
+            let result = try runProcess([tcpkeep] + arguments + ["--idle", "60", "--write", "--root", root.path])
+            #expect(result.status == 0, "\(result)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty, "tcpkeep wrote outside the root")
+        let inside = root.appendingPathComponent(String(outside.path.dropFirst()))
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: inside.path)) == ["50-tcpkeep.conf", "60-tcpkeep.conf"])
+    }
+
+    @Test("a drop-in naming the build tree's shim warns that the service may not see it")
+    func buildTreeShimWarns() throws {
+        let root = try makeRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let built = try runProcess([tcpkeep, "systemd", "redis-like", "--idle", "60", "--root", root.path])
+        #expect(built.status == 0 && built.stderr.contains("the copy in a build tree; install tcpkeep first (make install), or pass --library"), "\(built)")
+        let temporary = try runProcess([tcpkeep, "systemd", "redis-like", "--idle", "60", "--library", "/tmp/x/lib/tcpkeep/libtcpkeep.so", "--root", root.path])
+        #expect(temporary.stderr.contains("PrivateTmp="), "\(temporary)")
+        let installed = try runProcess([tcpkeep, "systemd", "redis-like", "--idle", "60", "--library", Self.library, "--root", root.path])
+        #expect(!installed.stderr.contains("install tcpkeep first"), "\(installed)")
+    }
+
+    /// In a network namespace of its own, with an empty /etc/sysctl.d mounted over the host's
+    /// for it alone: --apply works on the running system, and the host keeps its files.
     @Test("sysctl --apply loads the file in the namespace it runs in, and the host keeps its values")
     func sysctlApply() throws {
         try requireRoot()
         try requireProgram("ip")
         try requireProgram("sysctl")
+        try requireProgram("unshare")
         let names = ["tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes"]
         func hostValues() throws -> [String] {
             try names.map { try String(contentsOfFile: "/proc/sys/net/ipv4/\($0)", encoding: .utf8) }
@@ -209,18 +265,20 @@ struct ConfigurationCommandTests {
         let added = try runProcess(["ip", "netns", "add", namespace])
         try #require(added.status == 0, "\(added)")
         defer { _ = try? runProcess(["ip", "netns", "delete", namespace]) }
-        let root = try makeRoot()
-        defer { try? FileManager.default.removeItem(at: root) }
+        let hostFiles = try FileManager.default.contentsOfDirectory(atPath: "/etc/sysctl.d")
+        let script = """
+            mount -t tmpfs tcpkeep-test /etc/sysctl.d && "$0" sysctl --idle 123 --interval 7 --count 5 --apply >&2 \\
+              && cat /etc/sysctl.d/60-tcpkeep.conf
+            """
         let applied = try runProcess([
-            "ip", "netns", "exec", namespace, tcpkeep, "sysctl", "--idle", "123", "--interval", "7", "--count", "5", "--apply",
-            "--root", root.path,
+            "ip", "netns", "exec", namespace, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, tcpkeep,
         ])
         #expect(applied.status == 0, "\(applied)")
         let read = try runProcess(["ip", "netns", "exec", namespace, "sysctl", "-n"] + names.map { "net.ipv4.\($0)" })
         #expect(read.lines == ["123", "7", "5"], "\(read)")
         #expect(try hostValues() == host)
-        let file = try String(contentsOfFile: root.appendingPathComponent("etc/sysctl.d/60-tcpkeep.conf").path, encoding: .utf8)
-        #expect(file.hasPrefix("# Written by tcpkeep."))
-        #expect(file.contains("they never turn keepalive on"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "/etc/sysctl.d") == hostFiles)
+        #expect(applied.stdout.hasPrefix("# Written by tcpkeep."), "\(applied)")
+        #expect(applied.stdout.contains("they never turn keepalive on"))
     }
 }

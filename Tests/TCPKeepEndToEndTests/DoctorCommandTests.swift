@@ -208,6 +208,46 @@ struct DoctorCommandTests {
         #expect(text.status == 1 && text.lines.prefix(3) == ["unit app.service", "  program: \(staticRoot.path)/usr/bin/app", "  main process: none"], "\(text)")
     }
 
+    @Test("what is not a program, or cannot be judged, gets no verdict: exit 2 and what could not be checked")
+    func noVerdictWithoutAProgram() throws {
+        let noise = Artifacts.scratch.appendingPathComponent("noise-\(UUID().uuidString)").path
+        try Data((0..<2048).map { _ in UInt8.random(in: 0...255) }).write(to: URL(fileURLWithPath: noise))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: noise)
+        let cases = [
+            ("/etc/passwd", "tcpkeep: /etc/passwd is not a program"),
+            (noise, "tcpkeep: \(noise) is not a program"),
+            (Artifacts.scratch.path, "tcpkeep: \(Artifacts.scratch.path) is a directory, not a program"),
+        ]
+        for (target, message) in cases {
+            let result = try text([target])
+            #expect(result.status == 2 && result.stdout.isEmpty && result.stderr.hasPrefix(message), "\(result)")
+        }
+        let missing = try unitRoot(program: "/bin/true")
+        defer { try? FileManager.default.removeItem(at: missing) }
+        try FileManager.default.removeItem(at: missing.appendingPathComponent("usr/bin/app"))
+        let unit = try text(["--unit", "app", "--root", missing.path])
+        #expect(unit.status == 2 && unit.stdout.isEmpty, "\(unit)")
+        #expect(unit.stderr.contains("cannot check app.service: its program cannot be judged: app is in none of \(missing.path)/usr/local/sbin, "), "\(unit)")
+    }
+
+    @Test("a script is judged by the interpreter that runs it, found through env as env finds it")
+    func scripts() throws {
+        let directory = Artifacts.scratch.appendingPathComponent("scripts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let staticInterpreter = try PreloadReachTests.staticProgram.get()
+        try FileManager.default.copyItem(atPath: staticInterpreter, toPath: directory.appendingPathComponent("static-shell").path)
+        let direct = directory.appendingPathComponent("direct"), viaEnv = directory.appendingPathComponent("via-env")
+        try "#!/bin/sh\necho hi\n".write(to: direct, atomically: true, encoding: .utf8)
+        try "#!/usr/bin/env static-shell -x\n".write(to: viaEnv, atomically: true, encoding: .utf8)
+        for script in [direct, viaEnv] { try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path) }
+        let reached = try doctor([direct.path])
+        #expect(reached.result.status == 0 && reached.notes.contains { $0.contains("is a script: ") }, "\(reached.result)")
+        let refused = try doctor([viaEnv.path], environment: ["PATH": directory.path + ":/usr/bin:/bin"])
+        #expect(refused.result.status == 1 && refused.obstacles == ["statically-linked"], "\(refused.result)")
+        #expect(refused.notes.contains("\(viaEnv.path) is a script: \(directory.path)/static-shell runs it, and that is what LD_PRELOAD must reach"), "\(refused.notes)")
+    }
+
     @Test("bad targets exit 2 with the reason", arguments: [
         ([], "name one target"),
         (["/bin/true", "--pid", "1"], "name one target"),

@@ -53,6 +53,9 @@ struct RunCommandTests {
         (["--interval", "10h"], "The value '10h' is invalid for '--interval <duration>': out of range; expected 1s to 32767s"),
         (["--count", "128"], "The value '128' is invalid for '--count <n>': out of range; expected 1 to 127"),
         (["--user-timeout=-1"], "The value '-1' is invalid for '--user-timeout <duration>': not a duration"),
+        (["--idle", "-5"], "The value '-5' is invalid for '--idle <duration>': not a duration in whole seconds"),
+        (["--idle", "99999999999999999999"], "The value '99999999999999999999' is invalid for '--idle <duration>': out of range"),
+        (["--idle", "1h1h"], "The value '1h1h' is invalid for '--idle <duration>': not a duration in whole seconds"),
         (["--log", "loud"], "The value 'loud' is invalid for '--log <level>'. Please provide one of 'quiet', 'error' or 'debug'."),
         (["--bogus"], "Unknown option '--bogus'"),
     ])
@@ -86,6 +89,32 @@ struct RunCommandTests {
         // Empty is unset, for the shim as for systemd's Environment=KEEPIDLE=.
         let empty = try runProcess([tcpkeep, "run", "--", "true"], environment: ["KEEPIDLE": "", "KEEPALIVE": "", "TCPKEEP_LOG": ""])
         #expect(empty.status == 0 && empty.stderr.isEmpty, "\(empty)")
+    }
+
+    @Test("help before -- is run's own, whatever follows it")
+    func help() throws {
+        for flag in ["--help", "-h"] {
+            let result = try runProcess([tcpkeep, "run", flag, "--", "true"])
+            #expect(result.status == 0 && result.stdout.contains("USAGE: tcpkeep run") && result.stderr.isEmpty, "\(result)")
+        }
+    }
+
+    @Test("--version names the shim this tcpkeep would preload")
+    func version() throws {
+        let result = try runProcess([tcpkeep, "--version"])
+        #expect(result.status == 0 && result.stdout == "0.1.0\nshim: \(Artifacts.shim)\n", "\(result)")
+        let none = try runProcess([tcpkeep, "--version"], environment: ["TCPKEEP_LIBRARY": "/no/such/libtcpkeep.so"])
+        #expect(none.status == 0 && none.stdout.hasPrefix("0.1.0\nshim: none found (TCPKEEP_LIBRARY=/no/such/libtcpkeep.so: no readable file there)"), "\(none)")
+    }
+
+    @Test("each command's help lists only the settings it uses")
+    func settingsInHelp() throws {
+        let shimOnly = ["--enforce", "--log"]
+        for (command, absent) in [("fix", shimOnly), ("sysctl", shimOnly + ["--user-timeout"])] {
+            let help = try runProcess([tcpkeep, command, "--help"])
+            #expect(help.status == 0 && help.stdout.contains("--idle"), "\(help)")
+            for flag in absent { #expect(!help.stdout.contains(flag), "\(command) --help lists \(flag)") }
+        }
     }
 
     @Test("a missing program exits 127, one that cannot run 126, as in the shell")

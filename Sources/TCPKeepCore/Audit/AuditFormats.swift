@@ -69,7 +69,7 @@ func timerText(_ record: SocketRecord) -> String {
 
 func optionsText(_ options: SocketOptions) -> String {
     guard options.keepalive else { return "keepalive off" }
-    let userTimeout = options.userTimeout == 0 ? "default" : formatSeconds(Double(options.userTimeout) / 1000)
+    let userTimeout = options.userTimeout == 0 ? "default" : formatMilliseconds(options.userTimeout)
     return "idle \(formatDuration(seconds: options.idle)) interval \(formatDuration(seconds: options.interval)) count \(options.count) user-timeout \(userTimeout)"
 }
 

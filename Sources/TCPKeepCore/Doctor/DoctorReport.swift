@@ -175,7 +175,7 @@ public func formatDoctorText(_ report: DoctorReport) -> String {
         }
         if let sockets = settings.sockets {
             for group in sockets {
-                output += "  sockets: \(optionsText(group.options)) on \(group.connections) connection\(group.connections == 1 ? "" : "s")\n"
+                output += "  sockets: \(optionsText(group.options)) on \(counted(group.connections, "connection"))\n"
             }
         }
     }

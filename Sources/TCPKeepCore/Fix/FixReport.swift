@@ -31,7 +31,7 @@ public func fixOptionsText(_ settings: KeepaliveSettings) -> String {
     if let interval = settings.interval { parts.append("TCP_KEEPINTVL \(formatDuration(seconds: interval))") }
     if let count = settings.count { parts.append("TCP_KEEPCNT \(count)") }
     if let userTimeout = settings.userTimeout {
-        parts.append("TCP_USER_TIMEOUT \(userTimeout == 0 ? "0 (the system default)" : formatSeconds(Double(userTimeout) / 1000))")
+        parts.append("TCP_USER_TIMEOUT \(userTimeout == 0 ? "0 (the system default)" : formatMilliseconds(userTimeout))")
     }
     return (["SO_KEEPALIVE"] + parts).joined(separator: ", ")
 }
@@ -53,8 +53,8 @@ public func nothingToChangeText(pid: Int32, ports: [PortRange], listeners: Bool)
 public func formatFixReport(pid: Int32, settings: KeepaliveSettings, fixed: [FixedConnection], dryRun: Bool) -> String {
     let changed = fixed.filter { $0.failure == nil }.count
     var output = dryRun
-        ? "would set \(fixOptionsText(settings)) on \(fixed.count) connection\(fixed.count == 1 ? "" : "s") of pid \(pid) (dry run: nothing changed)\n"
-        : "set \(fixOptionsText(settings)) on \(changed) of \(fixed.count) connection\(fixed.count == 1 ? "" : "s") of pid \(pid)\n"
+        ? "would set \(fixOptionsText(settings)) on \(counted(fixed.count, "connection")) of pid \(pid) (dry run: nothing changed)\n"
+        : "set \(fixOptionsText(settings)) on \(changed) of \(counted(fixed.count, "connection")) of pid \(pid)\n"
     let header = dryRun
         ? ["LOCAL", "REMOTE", "FD", "TIMER", "OPTIONS"]
         : ["LOCAL", "REMOTE", "FD", "TIMER BEFORE", "TIMER AFTER", "OPTIONS BEFORE", "OPTIONS AFTER"]

@@ -41,6 +41,17 @@ public func shimCandidates(executableDirectory: String) -> [String] {
     ]
 }
 
+/// Why `path` is no installed shim's path (`PREFIX/lib/tcpkeep/libtcpkeep.so` outside a
+/// temporary directory), or nil when it is one.
+public func uninstalledShimProblem(_ path: String) -> String? {
+    if path.contains("/\(shimBundleDirectory)/") { return "the copy in a build tree" }
+    for temporary in ["/tmp/", "/var/tmp/"] where path.hasPrefix(temporary) {
+        return "a path under \(temporary), which a service with PrivateTmp= (as Debian's redis-server.service) cannot see"
+    }
+    guard path.hasSuffix("/lib/tcpkeep/libtcpkeep.so") else { return "not where make install puts the shim" }
+    return nil
+}
+
 /// `'value'` for a POSIX shell, with embedded single quotes written as `'\''`.
 public func shellQuoted(_ value: String) -> String {
     "'" + value.split(separator: "'", omittingEmptySubsequences: false).joined(separator: #"'\''"#) + "'"

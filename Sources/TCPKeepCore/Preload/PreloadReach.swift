@@ -66,6 +66,31 @@ public func preloadObstacles(executable bytes: [UInt8], mode: UInt32, hasFileCap
     return obstacles
 }
 
+/// What executing a file runs, as the kernel decides from its first bytes.
+public enum ProgramFile: Equatable, Sendable {
+    /// An ELF executable: itself.
+    case elf
+    /// A script: its `#!` interpreter, with the one argument the line may give.
+    case script(interpreter: String, argument: String?)
+    /// Neither: the kernel refuses to execute it.
+    case other
+}
+
+/// Reads a file's first bytes the way the kernel does (binfmt_elf, binfmt_script): an ELF
+/// header, or `#!`, the interpreter's path and the rest of the line as one argument, within
+/// the kernel's 256-byte buffer.
+public func programFile(_ bytes: [UInt8]) -> ProgramFile {
+    if ELFFile(bytes) != nil { return .elf }
+    guard bytes.starts(with: Array("#!".utf8)) else { return .other }
+    let line = bytes.dropFirst(2).prefix(254).prefix { $0 != UInt8(ascii: "\n") }
+    let text = String(decoding: line, as: UTF8.self).trimmingWhitespace
+    guard let end = text.firstIndex(where: { $0 == " " || $0 == "\t" }) else {
+        return text.isEmpty ? .other : .script(interpreter: text, argument: nil)
+    }
+    let argument = text[end...].trimmingWhitespace
+    return .script(interpreter: String(text[..<end]), argument: argument.isEmpty ? nil : argument)
+}
+
 /// The few facts of an ELF file that decide whether a preload reaches it, read defensively:
 /// a truncated or inconsistent header counts as absent.
 struct ELFFile {

@@ -116,16 +116,18 @@ public enum KeepaliveOption: CaseIterable, Sendable {
     /// count. The error says what is wrong and what is accepted; the caller names the flag.
     public func parse(_ text: String) throws(SettingsError) -> Int {
         let value: Int
-        if let unit {
-            guard let parsed = parseDuration(text, in: unit) else {
-                throw SettingsError("not \(unit.expectation); expected \(rangeDescription)")
+        do throws(ValueError) {
+            if let unit {
+                value = try parseDuration(text, in: unit)
+            } else {
+                guard isDigits(text) else { throw .malformed }
+                guard let number = Int(text) else { throw .tooLarge }
+                value = number
             }
-            value = parsed
-        } else {
-            guard let parsed = parseWholeNumber(text) else {
-                throw SettingsError("not a whole number; expected \(rangeDescription)")
-            }
-            value = parsed
+        } catch .malformed {
+            throw SettingsError("not \(unit?.expectation ?? "a whole number"); expected \(rangeDescription)")
+        } catch {
+            throw SettingsError("out of range; expected \(rangeDescription)")
         }
         guard range.contains(value) else {
             throw SettingsError("out of range; expected \(rangeDescription)")

@@ -108,11 +108,11 @@ public func resolveSettings(
         let detection = KeepalivePlan(settings).idleDetectionSeconds
         guard detection <= window else {
             throw SettingsError(
-                "--detect-within \(formatDuration(seconds: window)) cannot hold with the explicit values: an idle connection would take \(formatDuration(seconds: detection)) (idle \(settings.idle!)s, interval \(settings.interval!)s, \(settings.count!) probes, user timeout \(settings.userTimeout!)ms)")
+                "--detect-within \(formatDuration(seconds: window)) cannot hold with the explicit values: an idle connection would take \(formatDuration(seconds: detection)) (idle \(formatDuration(seconds: settings.idle!)), interval \(formatDuration(seconds: settings.interval!)), \(counted(settings.count!, "probe")), user timeout \(formatMilliseconds(settings.userTimeout!)))")
         }
         guard let userTimeout = settings.userTimeout, userTimeout > 0, userTimeout <= window * 1000 else {
             throw SettingsError(
-                "--detect-within \(formatDuration(seconds: window)) cannot hold with --user-timeout \(settings.userTimeout!)ms: data in flight would wait longer")
+                "--detect-within \(formatDuration(seconds: window)) cannot hold with --user-timeout \(formatMilliseconds(settings.userTimeout!)): data in flight would wait longer")
         }
     }
     try settings.checkRanges()

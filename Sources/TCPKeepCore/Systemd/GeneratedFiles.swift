@@ -40,7 +40,7 @@ func settingsSummary(_ settings: KeepaliveSettings) -> String {
     let probes = settings.count.map { "\($0) probe\($0 == 1 ? "" : "s")" } ?? "the system's probe count"
     let spacing = settings.interval.map { "\(formatDuration(seconds: $0)) apart" } ?? "at the system's interval"
     parts.append("then \(probes) \(spacing)")
-    if let userTimeout = settings.userTimeout, userTimeout > 0 { parts.append("user timeout \(userTimeout)ms") }
+    if let userTimeout = settings.userTimeout, userTimeout > 0 { parts.append("user timeout \(formatMilliseconds(userTimeout))") }
     return parts.joined(separator: ", ")
 }
 
@@ -76,7 +76,7 @@ public func socketDropIn(unit: UnitName, settings: KeepaliveSettings) -> String 
         "\(settingsSummary(settings)). LD_PRELOAD cannot reach sockets a service inherits.",
     ]
     if let userTimeout = settings.userTimeout, userTimeout > 0 {
-        comments.append("A .socket unit has no setting for the user timeout (\(userTimeout)ms); the service must set TCP_USER_TIMEOUT itself.")
+        comments.append("A .socket unit has no setting for the user timeout (\(formatMilliseconds(userTimeout))); the service must set TCP_USER_TIMEOUT itself.")
     }
     var lines = ["[Socket]", "KeepAlive=yes"]
     if let idle = settings.idle { lines.append("KeepAliveTimeSec=\(idle)") }
@@ -104,7 +104,7 @@ public func sysctlFile(settings: KeepaliveSettings) throws(SettingsError) -> Str
         "To turn it on, use `tcpkeep run` or `tcpkeep systemd`.",
     ]
     if let userTimeout = settings.userTimeout, userTimeout > 0 {
-        comments.append("There is no sysctl for the user timeout (\(userTimeout)ms); it is set per socket only.")
+        comments.append("There is no sysctl for the user timeout (\(formatMilliseconds(userTimeout))); it is set per socket only.")
     }
     return header(comments) + values.joined(separator: "\n") + "\n"
 }

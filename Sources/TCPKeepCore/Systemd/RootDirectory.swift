@@ -7,12 +7,6 @@ public struct RootDirectory: Equatable, Sendable {
         self.path = path
     }
 
-    /// `path` (absolute, as on the running system) under the root.
-    public func onDisk(_ path: String) -> String {
-        guard let root = self.path else { return path }
-        return (root.hasSuffix("/") ? String(root.dropLast()) : root) + path
-    }
-
     /// Whether the files are those of the running system, not of a tree under --root.
     public var isLiveSystem: Bool { path == nil || path == "/" }
 }

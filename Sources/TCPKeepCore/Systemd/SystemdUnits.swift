@@ -7,44 +7,13 @@ public struct UnitName: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { name }
 
-    /// The unit type systemd knows (src/basic/unit-def.c).
-    static let knownTypes: Set<String> = [
-        "service", "socket", "target", "device", "mount", "automount", "swap", "timer", "path", "slice", "scope",
-    ]
-
-    /// Checks `text` by systemd's rules (unit_name_is_valid): at most 255 characters of
-    /// `[A-Za-z0-9:_.\-]`, one `@` between a non-empty prefix and an instance, which is empty in a
-    /// template, and a unit type suffix. A name without a dot is a service, as for systemctl.
+    /// A unit name tcpkeep can configure: any valid name (`checkedUnitName`) of a service or a
+    /// socket unit.
     public init(_ text: String) throws(SettingsError) {
-        guard !text.isEmpty else { throw SettingsError("the unit name is empty") }
-        guard !text.contains("/") else {
-            throw SettingsError("'\(text)' is a path; give the unit's name, e.g. redis-server.service")
-        }
-        var name = text
-        if let dot = text.lastIndex(of: ".") {
-            let suffix = String(text[text.index(after: dot)...])
-            guard Self.knownTypes.contains(suffix) else {
-                throw SettingsError("'\(text)': '.\(suffix)' is not a systemd unit type; name the unit in full, e.g. \(text).service")
-            }
-        } else {
-            name += ".service"
-        }
-        let dot = name.lastIndex(of: ".")!
-        let suffix = String(name[name.index(after: dot)...])
+        let name = try checkedUnitName(text)
+        let suffix = String(name[name.index(after: name.lastIndex(of: ".")!)...])
         guard let kind = Kind(rawValue: suffix) else {
             throw SettingsError("'\(text)': tcpkeep configures .service and .socket units, not .\(suffix)")
-        }
-        guard name.utf8.count <= 255 else {
-            throw SettingsError("'\(text)': a unit name has at most 255 characters")
-        }
-        let stem = name[..<dot]
-        let allowed = { (c: Character) in c.isASCII && (c.isLetter || c.isNumber || ":_.\\-".contains(c)) }
-        if let bad = stem.first(where: { !allowed($0) && $0 != "@" }) {
-            throw SettingsError("'\(text)': '\(bad)' is not allowed in a unit name (only A-Z a-z 0-9 : _ . \\ - and one @)")
-        }
-        let parts = stem.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count <= 2, !parts[0].isEmpty else {
-            throw SettingsError("'\(text)': an @ must follow a non-empty template name, once (name@instance.\(suffix))")
         }
         self.name = name
         self.kind = kind
@@ -79,6 +48,45 @@ public struct UnitName: Equatable, Sendable, CustomStringConvertible {
         let prefixes = dashes.map { String(stem[...$0]) + suffix + ".d" }
         return [kind.rawValue + ".d"] + prefixes + (template.map { [$0 + ".d"] } ?? []) + [name + ".d"]
     }
+}
+
+/// The unit types systemd knows (src/basic/unit-def.c).
+private let knownUnitTypes: Set<String> = [
+    "service", "socket", "target", "device", "mount", "automount", "swap", "timer", "path", "slice", "scope",
+]
+
+/// `text` checked by systemd's rules (unit_name_is_valid): at most 255 characters of
+/// `[A-Za-z0-9:_.\-]`, one `@` between a non-empty prefix and an instance, which is empty in a
+/// template, and a unit type suffix. A name without a dot is a service, as for systemctl, and
+/// comes back with `.service`.
+public func checkedUnitName(_ text: String) throws(SettingsError) -> String {
+    guard !text.isEmpty else { throw SettingsError("the unit name is empty") }
+    guard !text.contains("/") else {
+        throw SettingsError("'\(text)' is a path; give the unit's name, e.g. redis-server.service")
+    }
+    var name = text
+    if let dot = text.lastIndex(of: ".") {
+        let suffix = String(text[text.index(after: dot)...])
+        guard knownUnitTypes.contains(suffix) else {
+            throw SettingsError("'\(text)': '.\(suffix)' is not a systemd unit type; name the unit in full, e.g. \(text).service")
+        }
+    } else {
+        name += ".service"
+    }
+    guard name.utf8.count <= 255 else {
+        throw SettingsError("'\(text)': a unit name has at most 255 characters")
+    }
+    let dot = name.lastIndex(of: ".")!
+    let stem = name[..<dot]
+    let allowed = { (c: Character) in c.isASCII && (c.isLetter || c.isNumber || ":_.\\-".contains(c)) }
+    if let bad = stem.first(where: { !allowed($0) && $0 != "@" }) {
+        throw SettingsError("'\(text)': '\(bad)' is not allowed in a unit name (only A-Z a-z 0-9 : _ . \\ - and one @)")
+    }
+    let parts = stem.split(separator: "@", omittingEmptySubsequences: false)
+    guard parts.count <= 2, !parts[0].isEmpty else {
+        throw SettingsError("'\(text)': an @ must follow a non-empty template name, once (name@instance\(name[dot...]))")
+    }
+    return name
 }
 
 /// Where systemd looks for unit files, highest priority first (systemd.unit(5), system units).

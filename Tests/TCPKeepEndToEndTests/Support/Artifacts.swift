@@ -28,12 +28,17 @@ enum Artifacts {
         packageRoot.appendingPathComponent(relativePath).path
     }
 
-    /// A directory for this test run's compiled helpers, removed by nobody: it lives in /tmp.
+    /// A directory for this test run's compiled helpers and files, removed when the run exits.
     static let scratch: URL = {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tcpkeep-tests-\(getpid())")
+        let directory = scratchDirectory(of: getpid())
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: scratchDirectory(of: getpid())) }
         return directory
     }()
+
+    private static func scratchDirectory(of pid: pid_t) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("tcpkeep-tests-\(pid)")
+    }
 
     /// Compiles C sources with the toolchain's clang; DWARF 4 so that valgrind 3.19 reads it.
     static func compile(_ sources: [String], to name: String, flags: [String]) throws -> String {
