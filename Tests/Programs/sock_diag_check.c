@@ -638,6 +638,9 @@ static int helper_main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[2], "set") == 0)
 		return helper_set();
 	if (argc >= 5 && strcmp(argv[2], "server") == 0) {
+		/* "server ADDR PORT UID": the listener belongs to UID (a socket's uid is its creator's). */
+		if (argc >= 6 && setresuid((uid_t)atoi(argv[5]), (uid_t)atoi(argv[5]), (uid_t)atoi(argv[5])) != 0)
+			die("setresuid");
 		int listener = listen_on(AF_INET, argv[3], (uint16_t)atoi(argv[4]), 0);
 		printf("ready\n");
 		int server = accept_one(listener);
@@ -653,6 +656,18 @@ static int helper_main(int argc, char **argv)
 		print_socket(fd);
 		printf("ready\n");
 		wait_for_input(fd);
+		return 0;
+	}
+	if (argc >= 5 && strcmp(argv[2], "syn") == 0) {
+		/* A connection attempt left hanging: the peer's SYN-ACK never arrives. */
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		struct sockaddr_storage storage;
+		socklen_t length = make_address(AF_INET, argv[3], (uint16_t)atoi(argv[4]), &storage);
+		if (fd < 0 || (connect(fd, (struct sockaddr *)&storage, length) != 0 && errno != EINPROGRESS))
+			die("connect");
+		print_socket(fd);
+		printf("ready\n");
+		wait_for_input(-1);
 		return 0;
 	}
 	fprintf(stderr, "sock_diag_check: unknown helper arguments\n");
@@ -1236,7 +1251,70 @@ static void check_blackhole(void)
 	     "(was %u; verdict %s)",
 	     d.timer, d.expires_ms, d.retrans, verdict(d.state, d.timer, d.probes), p.timer, p.ticks, p.retransmits, p.timeout,
 	     probes_before, verdict(p.state, p.timer, p.timeout));
+
+	/* The other way round: a client in B whose SYN reaches A, whose SYN-ACK B drops. A holds
+	 * a request socket (SYN_RECV, no inode, retransmit timer); B a SYN_SENT socket. The
+	 * listener in A belongs to uid 65534, to see which uid each source gives a request. */
+	snprintf(port, sizeof port, "%d", BLACKHOLE_PORT + 1);
+	const char *listener_arguments[] = {"server", ADDRESS_A, port, "65534", NULL};
+	struct helper *listener = start_helper(NETNS_A, listener_arguments);
+	read_until_ready(listener, NULL, 0);
+	const char *syn_arguments[] = {"syn", ADDRESS_A, port, NULL};
+	struct helper *syn = start_helper(NETNS_B, syn_arguments);
+	uint32_t syn_inode;
+	if (read_until_ready(syn, &syn_inode, 1) != 1) {
+		errno = 0;
+		die("the syn helper reported no socket");
+	}
+	sleep_ms(2500);
+	struct records records = {0};
+	struct proc_rows rows = {0};
+	dump(diag, TCPKEEP_DIAG_IPV4, TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_SYN_RECV), NULL, 0, &records);
+	read_proc(listener->pid, &rows);
+	const struct proc_row *request_row = NULL;
+	for (size_t i = 0; i < rows.count; i++)
+		if (rows.items[i].state == TCPKEEP_DIAG_SYN_RECV && rows.items[i].sport == BLACKHOLE_PORT + 1)
+			request_row = &rows.items[i];
+	CHECK(records.count == 1 && request_row != NULL, "request sockets: %zu from netlink, %s in /proc", records.count,
+	      request_row ? "one" : "none");
+	if (records.count == 1 && request_row) {
+		const struct tcpkeep_diag_socket *r = &records.items[0];
+		CHECK(r->state == TCPKEEP_DIAG_SYN_RECV && r->timer == TCPKEEP_DIAG_TIMER_RETRANSMIT && r->inode == 0 &&
+			      r->sport == request_row->sport && r->dport == request_row->dport &&
+			      memcmp(r->src, request_row->src, 16) == 0 && memcmp(r->dst, request_row->dst, 16) == 0 &&
+			      request_row->timer == 1 && request_row->inode == 0 && request_row->timeout == 0,
+		      "request socket differs: state %u/%u timer %u/%u", r->state, request_row->state, r->timer, request_row->timer);
+		/* netlink counts every SYN-ACK sent again (num_retrans), the client's repeated SYNs
+		 * included; /proc the timer's expiries (num_timeout). */
+		CHECK(r->retransmits >= request_row->retransmits && request_row->retransmits >= 1,
+		      "request socket: retrans %u vs retrnsmt %u", r->retransmits, request_row->retransmits);
+		CHECK(request_row->uid == 65534, "request socket: /proc uid %u, expected the listener's", request_row->uid);
+		note("request socket (SYN_RECV): netlink timer %u expires %u ms retrans %u uid %u; /proc tr %u when %lu retrnsmt %u "
+		     "uid %u timeout %u",
+		     r->timer, r->expires_ms, r->retrans, r->uid, request_row->timer, request_row->ticks,
+		     request_row->retransmits, request_row->uid, request_row->timeout);
+	}
+	int diag_b = tcpkeep_diag_open_netns_path("/run/netns/" NETNS_B, &step);
+	if (diag_b < 0)
+		die("open in " NETNS_B ", step %d", step);
+	dump(diag_b, TCPKEEP_DIAG_IPV4, TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_SYN_SENT), NULL, 0, &records);
+	read_proc(syn->pid, &rows);
+	const struct tcpkeep_diag_socket *sent = find_inode(&records, syn_inode);
+	const struct proc_row *sent_row = find_proc_inode(&rows, syn_inode);
+	CHECK(sent && sent_row, "SYN_SENT socket not found");
+	if (sent && sent_row) {
+		compare(sent, sent_row, 1);
+		CHECK(sent->state == TCPKEEP_DIAG_SYN_SENT && sent->timer == TCPKEEP_DIAG_TIMER_RETRANSMIT,
+		      "SYN_SENT: state %u timer %u", sent->state, sent->timer);
+		note("SYN_SENT: netlink timer %u expires %u ms retrans %u; /proc tr %u when %lu retrnsmt %u timeout %u", sent->timer,
+		     sent->expires_ms, sent->retrans, sent_row->timer, sent_row->ticks, sent_row->retransmits, sent_row->timeout);
+	}
+	free(records.items);
+	free(rows.items);
+	close(diag_b);
 	close(diag);
+	stop_helper(syn);
+	stop_helper(listener);
 	stop_helper(client);
 	stop_helper(server);
 }

@@ -88,38 +88,44 @@ enum tcpkeep_diag_timer {
 	TCPKEEP_DIAG_TIMER_ZERO_WINDOW = 4,    /* zero-window probe */
 };
 
-/* One socket. The kernel sends inet_diag_msg; this is it decoded, plus the /proc meaning of
- * idiag_retrans split out. How each field maps to /proc/net/tcp:
+/* One socket: inet_diag_msg decoded, with idiag_retrans split into what /proc calls it.
+ * How each field maps to /proc/net/tcp and tcp6 (measured on Linux 6.18 by
+ * Tests/Programs/sock_diag_check.c, and as net/ipv4/inet_diag.c and tcp_ipv4.c fill them):
  *
- *   field        inet_diag                   /proc/net/tcp(6)          equal?
- *   family       idiag_family                file: tcp = AF_INET, tcp6 = AF_INET6
- *   state        idiag_state                 st                        yes (TIME_WAIT rows: the
- *                                                                      substate in both)
- *   timer        idiag_timer                 tr                        yes
- *   expires_ms   idiag_expires (ms)          tm->when (1/100 s)        ticks = expires_ms / 10,
- *                                                                      read at another instant
- *   retrans      idiag_retrans (u8)          retrnsmt when tr 1,       see below
- *                                            timeout when tr 2 or 4
- *   retransmits  retrans when timer 1, else 0   retrnsmt               when timer 1 (else /proc
- *                                                                      may show a stale count)
- *   probes       retrans when timer 2 or 4, else 0   timeout           when timer 2 or 4 (else
- *                                                                      /proc may show probes
- *                                                                      that a retransmit hides)
- *   rqueue       idiag_rqueue                rx_queue                  yes
- *   wqueue       idiag_wqueue                tx_queue                  yes (LISTEN: backlog limit
- *                                                                      in both on Linux 6.x)
- *   uid          idiag_uid                   uid                       yes (0 for TIME_WAIT and
- *                                                                      requests here; /proc gives
- *                                                                      requests the listener's)
- *   inode        idiag_inode (u32)           inode                     yes (0: no file)
- *   src, sport   id.idiag_src, idiag_sport   local_address             yes
- *   dst, dport   id.idiag_dst, idiag_dport   rem_address               yes
- *   cookie       id.idiag_cookie             (not shown)
- *   cgroup_id    INET_DIAG_CGROUP_ID         (not shown)
+ *   field        inet_diag             /proc/net/tcp(6)   same value?
+ *   family       idiag_family          which file         tcp = AF_INET, tcp6 = AF_INET6
+ *   state        idiag_state           st                 yes; a TIME_WAIT entry gives its substate
+ *                                                         in both (6, or 5 for an orphan FIN_WAIT2);
+ *                                                         a request socket is 3 (SYN_RECV) in both
+ *   timer        idiag_timer           tr                 yes (the same icsk_pending test)
+ *   expires_ms   idiag_expires, ms     tm->when, 1/100 s  ticks = expires_ms / 10 (both clamp an
+ *                                                         overdue timer to 0; read at another time)
+ *   retrans      idiag_retrans         (see the next two)
+ *   retransmits  retrans if timer 1    retrnsmt           timer 1 on a full socket: both
+ *                else 0                                   icsk_retransmits. Request socket: netlink
+ *                                                         counts every SYN-ACK resent (num_retrans,
+ *                                                         answers to repeated SYNs too), /proc the
+ *                                                         timer's expiries (num_timeout): 3 vs 1
+ *                                                         measured. Other timers: netlink has none,
+ *                                                         /proc shows icsk_retransmits (0 once acked)
+ *   probes       retrans if timer 2    timeout            timer 2 or 4: both icsk_probes_out. Timer
+ *                or 4, else 0                             1: netlink has none, /proc still shows the
+ *                                                         probes sent before data went unacked
+ *                                                         (4 measured); timer 0, 3: 0 in both
+ *   rqueue       idiag_rqueue          rx_queue           yes (LISTEN: accept queue length)
+ *   wqueue       idiag_wqueue          tx_queue           yes, but LISTEN: netlink gives the backlog
+ *                                                         limit, /proc 0 (Linux 6.18)
+ *   uid          idiag_uid             uid                yes; TIME_WAIT 0 in both; a request socket
+ *                                                         0 here, the listener's uid in /proc
+ *   inode        idiag_inode (u32)     inode              yes; 0 for TIME_WAIT and request sockets
+ *   src, sport   id.idiag_src, sport   local_address      yes (see src below for IPv4)
+ *   dst, dport   id.idiag_dst, dport   rem_address        yes
+ *   cookie       id.idiag_cookie       -                  getsockopt(SO_COOKIE)
+ *   cgroup_id    INET_DIAG_CGROUP_ID   -                  the cgroup v2 directory's inode
  *
- * For the audit's verdicts (probing needs timer 2 and probes > 0; timer 1 or 4 hides the
- * keepalive timer) the two sources give the same answer: `probes` is exact whenever the
- * timer is 2. */
+ * The audit's verdicts only read `probes` with timer 2 (probing) and otherwise the state and
+ * the timer, so a SocketRecord built from either source gets the same verdict: ok, missing,
+ * probing and unknown all came out equal in the check, blackholed peer included. */
 struct tcpkeep_diag_socket {
 	/* Local and remote address, 16 bytes in network order, always in IPv6 form: an AF_INET
 	 * socket's address is given IPv4-mapped (::ffff:a.b.c.d), as is an AF_INET6 socket's that
