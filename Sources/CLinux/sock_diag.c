@@ -235,13 +235,14 @@ static int receive_answer(int fd, uint32_t sequence, unsigned char *buffer, tcpk
 				continue;
 			return -1;
 		}
+		/* Only the kernel (port 0) answers a diag request; root's other netlink sockets can
+		 * send here too, and what they send, whatever its size, is none of this dump's. */
+		if (header.msg_namelen >= sizeof from && from.nl_pid != 0)
+			continue;
 		if (header.msg_flags & MSG_TRUNC) {
 			errno = EMSGSIZE;
 			return -1;
 		}
-		/* Only the kernel (port 0) answers a diag request. */
-		if (header.msg_namelen >= sizeof from && from.nl_pid != 0)
-			continue;
 		if (received == 0) {
 			errno = EPROTO;
 			return -1;

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -1110,6 +1111,43 @@ static void check_namespace(int host_diag)
 	dump(diag, TCPKEEP_DIAG_IPV4 | TCPKEEP_DIAG_IPV6, TCPKEEP_DIAG_ALL_STATES, NULL, 0, &got);
 	CHECK(got.count == all.count, "after a stopped dump: %zu sockets, expected %zu", got.count, all.count);
 	note("callback stopped after 3: result %d; the next dump on the same socket: %zu sockets", result, got.count);
+
+	/* Only the kernel's answers count: messages another netlink socket sends to ours (root
+	 * may) are dropped. One datagram holds "dump failed" for every sequence number the next
+	 * dump could use; another is larger than the receive buffer. */
+	struct sockaddr_nl own = {0};
+	socklen_t own_length = sizeof own;
+	/* In the namespace too: a netlink port number only names a socket within one. */
+	int intruder = tcpkeep_diag_open_netns_path("/run/netns/" NETNS_TEST, &step);
+	if (intruder < 0 || getsockname(diag, (struct sockaddr *)&own, &own_length) != 0)
+		die("netlink intruder");
+	struct forged {
+		struct nlmsghdr header;
+		int error;
+	};
+	size_t forged_count = 3000;
+	struct forged *forged = calloc(forged_count, sizeof *forged);
+	if (!forged)
+		die("calloc");
+	for (size_t i = 0; i < forged_count; i++)
+		forged[i] = (struct forged){{.nlmsg_len = sizeof *forged, .nlmsg_type = NLMSG_DONE, .nlmsg_flags = NLM_F_MULTI,
+					     .nlmsg_seq = (uint32_t)i},
+					    -EIO};
+	struct sockaddr_nl to = {.nl_family = AF_NETLINK, .nl_pid = own.nl_pid};
+	size_t big_size = 70000;
+	unsigned char *big = calloc(1, big_size);
+	ssize_t sent_forged = sendto(intruder, forged, forged_count * sizeof *forged, 0, (struct sockaddr *)&to, sizeof to);
+	ssize_t sent_big = big ? sendto(intruder, big, big_size, 0, (struct sockaddr *)&to, sizeof to) : -1;
+	CHECK(sent_forged == (ssize_t)(forged_count * sizeof *forged) && sent_big == (ssize_t)big_size,
+	      "forged datagrams not delivered: %zd, %zd (%s)", sent_forged, sent_big, strerror(errno));
+	close(intruder);
+	free(forged);
+	free(big);
+	dump(diag, TCPKEEP_DIAG_IPV4 | TCPKEEP_DIAG_IPV6, TCPKEEP_DIAG_ALL_STATES, NULL, 0, &got);
+	CHECK(got.count == all.count, "after forged messages: %zu sockets, expected %zu", got.count, all.count);
+	note("forged from another netlink socket: NLMSG_DONE(-EIO) for sequence numbers 0-%zu and a %zu-byte datagram; "
+	     "the dump ignored them and gave %zu sockets",
+	     forged_count - 1, big_size, got.count);
 
 	/* Arguments refused before anything is sent. */
 	struct tcpkeep_diag_port_range backwards = {5, 4};

@@ -171,7 +171,9 @@ struct tcpkeep_diag_port_range {
  * range containing 0 matches every listener. `ranges` is copied before anything is sent.
  *
  * One receive buffer is allocated per call (64 KiB), nothing per socket; records go to
- * `callback` as they are read.
+ * `callback` as they are read. Datagrams that do not come from the kernel (netlink port 0),
+ * and messages of another request's sequence number, are skipped: another root process can
+ * send to this socket.
  *
  * Returns 0 once the kernel has sent everything, 1 when the callback stopped the dump, and -1
  * with errno on failure:
