@@ -588,7 +588,7 @@ static void wait_for_input(int fd)
 }
 
 /* The namespace set: six listeners on fixed ports, two connections to each (the first client
- * with keepalive, the second without), four in TIME_WAIT. */
+ * with keepalive, the second without), four in TIME_WAIT, two half closed. */
 static int helper_set(void)
 {
 	static const struct {
@@ -623,6 +623,17 @@ static int helper_set(void)
 		close(client);
 		sleep_ms(20);
 		close(server);
+	}
+	/* Half closed: the client closes, the server does not. The server's side waits in
+	 * CLOSE_WAIT (with keepalive on the first), the orphaned client's becomes a time-wait
+	 * entry in state FIN_WAIT2. */
+	for (int i = 0; i < 2; i++) {
+		int client = connect_to(AF_INET, "127.0.0.1", 17005, 0);
+		int server = accept_one(fds[20]);
+		if (i == 0)
+			set_keepalive(server, 400, 0, 0);
+		close(client);
+		fds[count++] = server;
 	}
 	sleep_ms(100);
 	for (int i = 0; i < count; i++)
@@ -1010,17 +1021,31 @@ static void check_namespace(int host_diag)
 			compare(match, p, 0);
 		states[p->state & 15]++;
 	}
-	CHECK(states[TCPKEEP_DIAG_ESTABLISHED] == 24 && states[TCPKEEP_DIAG_LISTEN] == 6 && states[TCPKEEP_DIAG_TIME_WAIT] == 4,
-	      "namespace holds %zu established, %zu listening, %zu time-wait; expected 24, 6, 4",
-	      states[TCPKEEP_DIAG_ESTABLISHED], states[TCPKEEP_DIAG_LISTEN], states[TCPKEEP_DIAG_TIME_WAIT]);
-	note("/proc/%d/net/tcp{,6}: %zu rows (%zu established, %zu listen, %zu time-wait), each equal to its netlink record",
-	     (int)helper->pid, rows.count, states[1], states[10], states[6]);
+	CHECK(states[TCPKEEP_DIAG_ESTABLISHED] == 24 && states[TCPKEEP_DIAG_LISTEN] == 6 && states[TCPKEEP_DIAG_TIME_WAIT] == 4 &&
+		      states[TCPKEEP_DIAG_CLOSE_WAIT] == 2 && states[TCPKEEP_DIAG_FIN_WAIT2] == 2,
+	      "namespace holds %zu established, %zu listening, %zu time-wait, %zu close-wait, %zu fin-wait2; "
+	      "expected 24, 6, 4, 2, 2",
+	      states[TCPKEEP_DIAG_ESTABLISHED], states[TCPKEEP_DIAG_LISTEN], states[TCPKEEP_DIAG_TIME_WAIT],
+	      states[TCPKEEP_DIAG_CLOSE_WAIT], states[TCPKEEP_DIAG_FIN_WAIT2]);
+	note("/proc/%d/net/tcp{,6}: %zu rows (%zu established, %zu listen, %zu time-wait, %zu close-wait, %zu fin-wait2), "
+	     "each equal to its netlink record",
+	     (int)helper->pid, rows.count, states[1], states[10], states[6], states[8], states[5]);
+	size_t close_wait_verdicts[3] = {0, 0, 0};
 	for (size_t i = 0; i < all.count; i++) {
 		const struct tcpkeep_diag_socket *d = &all.items[i];
-		if (d->state == TCPKEEP_DIAG_TIME_WAIT)
+		/* Time-wait entries, the orphaned FIN_WAIT2 ones included (no inode: no file). */
+		if (d->state == TCPKEEP_DIAG_TIME_WAIT || (d->state == TCPKEEP_DIAG_FIN_WAIT2 && d->inode == 0))
 			CHECK(d->timer == TCPKEEP_DIAG_TIMER_TIME_WAIT && d->inode == 0 && d->uid == 0 && d->expires_ms <= 60000,
-			      "time-wait socket: timer %u inode %u expires %u", d->timer, d->inode, d->expires_ms);
+			      "time-wait entry in state %u: timer %u inode %u expires %u", d->state, d->timer, d->inode,
+			      d->expires_ms);
+		if (d->state == TCPKEEP_DIAG_CLOSE_WAIT)
+			close_wait_verdicts[strcmp(verdict(d->state, d->timer, d->probes), "ok") == 0 ? 0
+					    : strcmp(verdict(d->state, d->timer, d->probes), "missing") == 0 ? 1
+														: 2]++;
 	}
+	CHECK(close_wait_verdicts[0] == 1 && close_wait_verdicts[1] == 1 && close_wait_verdicts[2] == 0,
+	      "close-wait verdicts: %zu ok, %zu missing, %zu other; expected 1, 1, 0", close_wait_verdicts[0],
+	      close_wait_verdicts[1], close_wait_verdicts[2]);
 
 	/* Which namespace each diag socket sees. */
 	struct records host_all = {0};
@@ -1030,7 +1055,7 @@ static void check_namespace(int host_diag)
 		seen_here += find_inode(&host_all, inodes[i]) != NULL;
 		seen_there += find_inode(&all, inodes[i]) != NULL;
 	}
-	CHECK(inode_count == 30 && seen_there == inode_count, "the namespace's diag socket sees %zu of the helper's %zu sockets",
+	CHECK(inode_count == 32 && seen_there == inode_count, "the namespace's diag socket sees %zu of the helper's %zu sockets",
 	      seen_there, inode_count);
 	CHECK(seen_here == 0, "the host's diag socket sees %zu of the helper's sockets", seen_here);
 	size_t host_there = 0;
@@ -1050,7 +1075,9 @@ static void check_namespace(int host_diag)
 		{TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_TIME_WAIT), "states: TIME_WAIT"},
 		{TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_ESTABLISHED) | TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_TIME_WAIT),
 		 "states: ESTABLISHED, TIME_WAIT"},
-		{TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_CLOSE_WAIT), "states: CLOSE_WAIT (none)"},
+		{TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_CLOSE_WAIT), "states: CLOSE_WAIT"},
+		{TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_FIN_WAIT2), "states: FIN_WAIT2 (time-wait entries)"},
+		{TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_SYN_SENT), "states: SYN_SENT (none)"},
 	};
 	for (size_t i = 0; i < sizeof masks / sizeof masks[0]; i++) {
 		dump(diag, TCPKEEP_DIAG_IPV4 | TCPKEEP_DIAG_IPV6, masks[i].mask, NULL, 0, &got);

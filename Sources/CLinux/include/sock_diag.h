@@ -74,8 +74,9 @@ enum tcpkeep_diag_state {
 
 /* A state mask for tcpkeep_diag_dump: TCPKEEP_DIAG_STATE(TCPKEEP_DIAG_ESTABLISHED) | ... */
 #define TCPKEEP_DIAG_STATE(state) (1u << (state))
-/* Every state /proc/net/tcp lists (1..12). Bound-but-inactive sockets (state 13, Linux 6.8+),
- * which /proc does not list, are left out. */
+/* Every state /proc/net/tcp lists (1..12). Bit 13 (TCP_BOUND_INACTIVE) is left out: with it
+ * recent kernels also report sockets that are bound but neither listening nor connected, as
+ * state 7 (CLOSE), which /proc does not list (measured on 6.18). */
 #define TCPKEEP_DIAG_ALL_STATES 0x1ffeu
 
 /* Timer codes, as /proc/net/tcp's `tr` column. When several timers are pending the kernel
