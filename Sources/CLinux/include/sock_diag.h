@@ -1,8 +1,10 @@
 #ifndef TCPKEEP_SOCK_DIAG_H
 #define TCPKEEP_SOCK_DIAG_H
 
-/* TCP sockets read with NETLINK_SOCK_DIAG (inet_diag), the way `ss` reads them: the kernel
- * filters by state and by port, so a dump costs little more than the sockets it returns.
+/* TCP sockets read with NETLINK_SOCK_DIAG (inet_diag), the way `ss` reads them. The kernel
+ * filters by state and by port, so only the sockets asked for are copied out; it still walks
+ * the whole socket table (measured here: 40,000 sockets in about 35 ms, 20 of them picked by
+ * port out of the same 40,000 in about 11 ms; /proc/net/tcp and tcp6 took about 100 ms).
  *
  * A sock_diag netlink socket reports the sockets of the network namespace it was created in,
  * whatever namespace the thread that reads it is in later.
@@ -12,8 +14,11 @@
  * leaves errno as it found it. Each function is safe to call from several threads at once;
  * one diag socket must be used by one thread at a time. Nothing here allocates per socket.
  *
- * The header needs nothing but <stdint.h> and <stddef.h>, so it sits beside CLinux.h in the
- * module Swift imports; every name starts with tcpkeep_diag_ or TCPKEEP_DIAG_. */
+ * The header needs nothing but <stdint.h> and <stddef.h>, and every name in it starts with
+ * tcpkeep_diag_ or TCPKEEP_DIAG_, so it shares nothing with CLinux.h. Note for Swift: include/
+ * has a header named after the module (CLinux.h), so SwiftPM makes that the module's umbrella
+ * header, not the directory: Swift sees this header once CLinux.h has
+ * `#include "sock_diag.h"` (or once include/module.modulemap lists both headers). */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -169,12 +174,13 @@ struct tcpkeep_diag_port_range {
  * `families`), whose state is in `states` (a TCPKEEP_DIAG_STATE mask sent to the kernel as
  * idiag_states) and, when range_count > 0, whose local OR remote port lies in any of `ranges`
  * (an inet_diag bytecode filter the kernel runs). A LISTEN socket's remote port is 0, so a
- * range containing 0 matches every listener. `ranges` is copied before anything is sent.
+ * range containing 0 matches every listener. Overlapping ranges are fine.
  *
  * One receive buffer is allocated per call (64 KiB), nothing per socket; records go to
  * `callback` as they are read. Datagrams that do not come from the kernel (netlink port 0),
  * and messages of another request's sequence number, are skipped: another root process can
- * send to this socket.
+ * send to this socket. Like /proc, a dump is no snapshot: a socket opened or closed while it
+ * runs may be missed, or seen twice in two states (ESTABLISHED, then TIME_WAIT).
  *
  * Returns 0 once the kernel has sent everything, 1 when the callback stopped the dump, and -1
  * with errno on failure:
