@@ -5,6 +5,7 @@
  * constants are not all in Swift's Glibc module. */
 
 #include "tcpkeep_options.h"
+#include "sock_diag.h"
 
 /* SO_KEEPALIVE, and the options of tcpkeep_option_specs by their index. */
 struct tcpkeep_keepalive_options {
