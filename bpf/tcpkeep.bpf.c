@@ -140,9 +140,10 @@ int tcpkeep_sockops(struct bpf_sock_ops *skops)
 	    !values.enforce)
 		return 1;
 
-	int one = 1;
+	/* The values first: SO_KEEPALIVE then arms the keepalive timer once,
+	 * with the idle time already in place, where TCP_KEEPIDLE set after it
+	 * would re-arm the timer. */
 	int strict = values.enforce != 0;
-	bpf_setsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 	if (values.configured & TCPKEEP_MAP_IDLE)
 		set_value(skops, TCP_KEEPIDLE, values.idle, strict, 0);
 	if (values.configured & TCPKEEP_MAP_INTERVAL)
@@ -151,6 +152,10 @@ int tcpkeep_sockops(struct bpf_sock_ops *skops)
 		set_value(skops, TCP_KEEPCNT, values.count, strict, 0);
 	if (values.configured & TCPKEEP_MAP_USER_TIMEOUT)
 		set_value(skops, TCP_USER_TIMEOUT, values.user_timeout, strict, 1);
+	if (!on) {
+		int one = 1;
+		bpf_setsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	}
 	return 1;
 }
 
