@@ -2,24 +2,47 @@
  * N x (socket + connect + accept + close) on loopback, in one thread: what a
  * connection costs, for bench/kernel-mode.  The client closes with an RST
  * (SO_LINGER 0), so no TIME_WAIT sockets pile up between runs and every run
- * meets the same kernel state.  Prints one line: the time per connection, and
- * the keepalive options of the first connection's two ends (to show what was
- * in effect).  Two times: wall clock, and this process's CPU time (user +
- * system, from getrusage), which leaves out the time other processes had the
- * core, so it is the steadier figure on a shared machine.  No timing is
- * judged here.
+ * meets the same kernel state.  Two times are printed: wall clock, and this
+ * process's CPU time (user + system, from getrusage), which leaves out the
+ * time other processes had the core, so it is the steadier figure on a shared
+ * machine.  No timing is judged here.
  *
  *   connect_loop N
+ *       One run; one line: wall and CPU microseconds per connection, then
+ *       the keepalive options of the first connection's two ends.
+ *
+ *   connect_loop --alternate N ROUNDS CGROUP...
+ *       Paired batches in one process: for each round, and for each cgroup
+ *       (the order rotated every round), move this process into the cgroup
+ *       and run N connections there.  Each cgroup has its own listener,
+ *       created inside it, since an accepted socket belongs to its listener's
+ *       cgroup.  Batches of different cgroups run a few milliseconds apart,
+ *       so a slow drift of the machine's load hits them alike.  One line per
+ *       cgroup: median wall and CPU microseconds per connection, the ratio of
+ *       each median to the first cgroup's, and the first connection's
+ *       keepalive options.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#define MAX_CGROUPS 8
+#define MAX_ROUNDS 1000
+
+struct setup {
+	int listener;
+	struct sockaddr_in address;
+	int client_keepalive, client_idle, accepted_keepalive, accepted_idle;
+};
 
 static double cpu_seconds(void)
 {
@@ -27,6 +50,13 @@ static double cpu_seconds(void)
 	getrusage(RUSAGE_SELF, &usage);
 	return (double)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
 	       (double)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+static double wall_seconds(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
 static void options(int fd, int *keepalive, int *idle)
@@ -37,48 +67,130 @@ static void options(int fd, int *keepalive, int *idle)
 	getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle, &length);
 }
 
-int main(int argc, char **argv)
+static int make_listener(struct setup *setup)
 {
-	long n = argc > 1 ? atol(argv[1]) : 20000;
-	struct sockaddr_in address = {.sin_family = AF_INET};
-	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t length = sizeof address;
-	int listener = socket(AF_INET, SOCK_STREAM, 0);
-	if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof address) != 0 ||
-	    listen(listener, 128) != 0 || getsockname(listener, (struct sockaddr *)&address, &length) != 0) {
+	memset(setup, 0, sizeof *setup);
+	setup->address.sin_family = AF_INET;
+	setup->address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t length = sizeof setup->address;
+	setup->listener = socket(AF_INET, SOCK_STREAM, 0);
+	if (setup->listener < 0 ||
+	    bind(setup->listener, (struct sockaddr *)&setup->address, sizeof setup->address) != 0 ||
+	    listen(setup->listener, 128) != 0 ||
+	    getsockname(setup->listener, (struct sockaddr *)&setup->address, &length) != 0) {
 		perror("listen");
-		return 1;
+		return -1;
 	}
+	setup->client_keepalive = setup->client_idle = setup->accepted_keepalive = setup->accepted_idle = -1;
+	return 0;
+}
+
+/* n connections; their wall and CPU seconds. */
+static int connections(struct setup *setup, long n, int record, double *wall, double *cpu)
+{
 	struct linger reset = {.l_onoff = 1, .l_linger = 0};
-	int client_keepalive = -1, client_idle = -1, accepted_keepalive = -1, accepted_idle = -1;
-	struct timespec start, end;
-	double cpu_start = cpu_seconds();
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	double cpu_start = cpu_seconds(), wall_start = wall_seconds();
 	for (long i = 0; i < n; i++) {
 		int client = socket(AF_INET, SOCK_STREAM, 0);
-		if (client < 0 || connect(client, (struct sockaddr *)&address, sizeof address) != 0) {
+		if (client < 0 || connect(client, (struct sockaddr *)&setup->address, sizeof setup->address) != 0) {
 			perror("connect");
-			return 1;
+			return -1;
 		}
-		int accepted = accept(listener, NULL, NULL);
+		int accepted = accept(setup->listener, NULL, NULL);
 		if (accepted < 0) {
 			perror("accept");
-			return 1;
+			return -1;
 		}
-		if (i == 0) {
-			options(client, &client_keepalive, &client_idle);
-			options(accepted, &accepted_keepalive, &accepted_idle);
+		if (record && i == 0) {
+			options(client, &setup->client_keepalive, &setup->client_idle);
+			options(accepted, &setup->accepted_keepalive, &setup->accepted_idle);
 		}
 		setsockopt(client, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
 		close(client);
 		close(accepted);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	double cpu = cpu_seconds() - cpu_start;
-	double seconds = (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9;
+	*wall = wall_seconds() - wall_start;
+	*cpu = cpu_seconds() - cpu_start;
+	return 0;
+}
+
+static int enter_cgroup(const char *cgroup)
+{
+	char procs[4096];
+	snprintf(procs, sizeof procs, "%s/cgroup.procs", cgroup);
+	int fd = open(procs, O_WRONLY | O_CLOEXEC);
+	int ok = fd >= 0 && write(fd, "0", 1) == 1;
+	if (fd >= 0)
+		close(fd);
+	if (!ok)
+		perror(procs);
+	return ok ? 0 : -1;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *values, int n)
+{
+	qsort(values, (size_t)n, sizeof *values, by_value);
+	return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+static int alternate(long n, int rounds, int count, char **cgroups)
+{
+	static struct setup setups[MAX_CGROUPS];
+	static double walls[MAX_CGROUPS][MAX_ROUNDS], cpus[MAX_CGROUPS][MAX_ROUNDS];
+	double wall, cpu;
+	for (int k = 0; k < count; k++) {
+		if (enter_cgroup(cgroups[k]) != 0 || make_listener(&setups[k]) != 0 ||
+		    connections(&setups[k], n, 1, &wall, &cpu) != 0) /* warm-up, and what it sets */
+			return 1;
+	}
+	for (int round = 0; round < rounds; round++) {
+		for (int i = 0; i < count; i++) {
+			int k = (i + round) % count;
+			if (enter_cgroup(cgroups[k]) != 0 || connections(&setups[k], n, 0, &wall, &cpu) != 0)
+				return 1;
+			walls[k][round] = wall * 1e6 / (double)n;
+			cpus[k][round] = cpu * 1e6 / (double)n;
+		}
+	}
+	double base_wall = 0, base_cpu = 0;
+	for (int k = 0; k < count; k++) {
+		double w = median(walls[k], rounds), c = median(cpus[k], rounds);
+		if (k == 0) {
+			base_wall = w;
+			base_cpu = c;
+		}
+		printf("%.3f %.3f us/connection wall, cpu; %.3fx %.3fx; client keepalive=%d idle=%d accepted "
+		       "keepalive=%d idle=%d\n",
+		       w, c, w / base_wall, c / base_cpu, setups[k].client_keepalive, setups[k].client_idle,
+		       setups[k].accepted_keepalive, setups[k].accepted_idle);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 5 && strcmp(argv[1], "--alternate") == 0) {
+		int rounds = atoi(argv[3]), count = argc - 4;
+		if (rounds < 1 || rounds > MAX_ROUNDS || count > MAX_CGROUPS) {
+			fprintf(stderr, "connect_loop: 1..%d rounds, at most %d cgroups\n", MAX_ROUNDS, MAX_CGROUPS);
+			return 2;
+		}
+		return alternate(atol(argv[2]), rounds, count, argv + 4);
+	}
+	long n = argc > 1 ? atol(argv[1]) : 20000;
+	struct setup setup;
+	double wall, cpu;
+	if (make_listener(&setup) != 0 || connections(&setup, n, 1, &wall, &cpu) != 0)
+		return 1;
 	printf("%.3f %.3f us/connection wall, cpu (%ld in %.3f s) client keepalive=%d idle=%d accepted "
 	       "keepalive=%d idle=%d\n",
-	       seconds * 1e6 / (double)n, cpu * 1e6 / (double)n, n, seconds, client_keepalive, client_idle,
-	       accepted_keepalive, accepted_idle);
+	       wall * 1e6 / (double)n, cpu * 1e6 / (double)n, n, wall, setup.client_keepalive, setup.client_idle,
+	       setup.accepted_keepalive, setup.accepted_idle);
 	return 0;
 }
