@@ -17,8 +17,11 @@
  *       and run N connections there.  Each cgroup has its own listener,
  *       created inside it, since an accepted socket belongs to its listener's
  *       cgroup.  Batches of different cgroups run a few milliseconds apart,
- *       so a slow drift of the machine's load hits them alike.  One line per
- *       cgroup: median wall and CPU microseconds per connection, the ratio of
+ *       so a slow drift of the machine's load hits them alike.  A cgroup
+ *       written inline:CGROUP runs in CGROUP and makes, on each client socket
+ *       and once on the listener, the five setsockopt() calls a socket() shim
+ *       makes (SO_KEEPALIVE, idle 30, interval 5, count 3, user timeout
+ *       10000): the shim's cost without its library.  One line per cgroup: median wall and CPU microseconds per connection, the ratio of
  *       each median to the first cgroup's, and the first connection's
  *       keepalive options.
  */
@@ -39,6 +42,7 @@
 #define MAX_ROUNDS 1000
 
 struct setup {
+	int inline_options; /* make the shim's setsockopt() calls in line */
 	int listener;
 	struct sockaddr_in address;
 	int client_keepalive, client_idle, accepted_keepalive, accepted_idle;
@@ -67,13 +71,30 @@ static void options(int fd, int *keepalive, int *idle)
 	getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle, &length);
 }
 
-static int make_listener(struct setup *setup)
+/* What libtcpkeep does to each TCP socket. */
+static void shim_options(int fd)
+{
+	static const struct {
+		int level, name, value;
+	} settings[] = {
+		{SOL_SOCKET, SO_KEEPALIVE, 1},    {IPPROTO_TCP, TCP_KEEPIDLE, 30},
+		{IPPROTO_TCP, TCP_KEEPINTVL, 5},  {IPPROTO_TCP, TCP_KEEPCNT, 3},
+		{IPPROTO_TCP, TCP_USER_TIMEOUT, 10000},
+	};
+	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+		setsockopt(fd, settings[i].level, settings[i].name, &settings[i].value, sizeof(int));
+}
+
+static int make_listener(struct setup *setup, int inline_options)
 {
 	memset(setup, 0, sizeof *setup);
+	setup->inline_options = inline_options;
 	setup->address.sin_family = AF_INET;
 	setup->address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	socklen_t length = sizeof setup->address;
 	setup->listener = socket(AF_INET, SOCK_STREAM, 0);
+	if (setup->listener >= 0 && inline_options)
+		shim_options(setup->listener);
 	if (setup->listener < 0 ||
 	    bind(setup->listener, (struct sockaddr *)&setup->address, sizeof setup->address) != 0 ||
 	    listen(setup->listener, 128) != 0 ||
@@ -92,6 +113,8 @@ static int connections(struct setup *setup, long n, int record, double *wall, do
 	double cpu_start = cpu_seconds(), wall_start = wall_seconds();
 	for (long i = 0; i < n; i++) {
 		int client = socket(AF_INET, SOCK_STREAM, 0);
+		if (client >= 0 && setup->inline_options)
+			shim_options(client);
 		if (client < 0 || connect(client, (struct sockaddr *)&setup->address, sizeof setup->address) != 0) {
 			perror("connect");
 			return -1;
@@ -145,7 +168,10 @@ static int alternate(long n, int rounds, int count, char **cgroups)
 	static double walls[MAX_CGROUPS][MAX_ROUNDS], cpus[MAX_CGROUPS][MAX_ROUNDS];
 	double wall, cpu;
 	for (int k = 0; k < count; k++) {
-		if (enter_cgroup(cgroups[k]) != 0 || make_listener(&setups[k]) != 0 ||
+		int inline_options = strncmp(cgroups[k], "inline:", 7) == 0;
+		if (inline_options)
+			cgroups[k] += 7;
+		if (enter_cgroup(cgroups[k]) != 0 || make_listener(&setups[k], inline_options) != 0 ||
 		    connections(&setups[k], n, 1, &wall, &cpu) != 0) /* warm-up, and what it sets */
 			return 1;
 	}
@@ -186,7 +212,7 @@ int main(int argc, char **argv)
 	long n = argc > 1 ? atol(argv[1]) : 20000;
 	struct setup setup;
 	double wall, cpu;
-	if (make_listener(&setup) != 0 || connections(&setup, n, 1, &wall, &cpu) != 0)
+	if (make_listener(&setup, 0) != 0 || connections(&setup, n, 1, &wall, &cpu) != 0)
 		return 1;
 	printf("%.3f %.3f us/connection wall, cpu (%ld in %.3f s) client keepalive=%d idle=%d accepted "
 	       "keepalive=%d idle=%d\n",
