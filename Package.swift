@@ -1,4 +1,5 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.3;(experimentalCGen)
+// experimentalCGen: the BuildBPF plugin generates a C source for the CTCPKeepBPF target.
 import PackageDescription
 
 let package = Package(
@@ -26,7 +27,16 @@ let package = Package(
             plugins: ["BuildShim"]
         ),
         .target(name: "CLinux", cSettings: [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]),
-        .executableTarget(name: "tcpkeep", dependencies: ["TCPKeep", "CLinux"]),
+        // Kernel mode: the BPF programs (bpf/tcpkeep.bpf.c), compiled and embedded by BuildBPF,
+        // and their loader over libbpf. The installed binary needs libbpf.so.1 (Debian: libbpf1).
+        .plugin(name: "BuildBPF", capability: .buildTool(), path: "Plugins/BuildBPF"),
+        .target(
+            name: "CTCPKeepBPF",
+            cSettings: [.unsafeFlags(["-std=c11", "-Wall", "-Wextra", "-Werror"])],
+            linkerSettings: [.linkedLibrary("bpf")],
+            plugins: ["BuildBPF"]
+        ),
+        .executableTarget(name: "tcpkeep", dependencies: ["TCPKeep", "CLinux", "CTCPKeepBPF"]),
         .testTarget(name: "TCPKeepTests", dependencies: ["TCPKeep", "tcpkeep"]),
     ]
 )
