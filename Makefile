@@ -28,7 +28,7 @@ MANPAGE = doc/tcpkeep.1
 EXAMPLES = redis-server.service.d/50-tcpkeep.conf redis-sentinel.service.d/50-tcpkeep.conf \
 	example.socket.d/50-tcpkeep.conf sysctl.d/60-tcpkeep.conf
 # Written by hand; installed with the binary's path under PREFIX.
-AUDIT_UNITS = tcpkeep-audit.service tcpkeep-audit.timer
+UNITS = tcpkeep-audit.service tcpkeep-audit.timer tcpkeep-kernel@.service
 
 # make deb: the Debian revision after the CLI's version, and where the package is written.
 DEB_REVISION ?= 1
@@ -94,7 +94,7 @@ install: build
 		install -D -m 644 "$$scratch/$$example" $(DESTDIR)$(pkgdatadir)/$$example || exit 1; \
 	done && \
 	tcpkeep=$$(printf '%s\n' '$(bindir)/tcpkeep' | sed 's/[|&\\]/\\&/g') && \
-	for unit in $(AUDIT_UNITS); do \
+	for unit in $(UNITS); do \
 		sed "s|/usr/local/bin/tcpkeep|$$tcpkeep|" systemd/$$unit >"$$scratch/$$unit" && \
 		install -m 644 "$$scratch/$$unit" $(DESTDIR)$(pkgdatadir)/$$unit || exit 1; \
 	done && \
@@ -109,7 +109,7 @@ install: build
 
 uninstall:
 	rm -f $(DESTDIR)$(bindir)/tcpkeep $(DESTDIR)$(pkglibdir)/libtcpkeep.so
-	rm -f $(addprefix $(DESTDIR)$(pkgdatadir)/,$(EXAMPLES) $(AUDIT_UNITS))
+	rm -f $(addprefix $(DESTDIR)$(pkgdatadir)/,$(EXAMPLES) $(UNITS))
 	rm -f $(DESTDIR)$(bashcompdir)/tcpkeep $(DESTDIR)$(zshcompdir)/_tcpkeep \
 		$(DESTDIR)$(fishcompdir)/tcpkeep.fish $(DESTDIR)$(man1dir)/tcpkeep.1
 	-rmdir $(sort $(dir $(addprefix $(DESTDIR)$(pkgdatadir)/,$(EXAMPLES)))) $(DESTDIR)$(pkgdatadir) \

@@ -1,4 +1,6 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.3;(experimentalCGen)
+// experimentalCGen: SwiftPM compiles the C source the BuildBPF plugin generates (the kernel-mode
+// BPF object's bytes) only with it.
 import PackageDescription
 
 // Three Swift modules, with dependencies pointing down only:
@@ -23,8 +25,17 @@ let package = Package(
         .target(name: "TCPKeepShim", dependencies: ["CLinux"], path: "shim", publicHeadersPath: ".", cSettings: strictC),
         .plugin(name: "BuildShim", capability: .buildTool(), path: "Plugins/BuildShim"),
         .target(name: "CLinux", cSettings: strictC),
+        // Kernel mode: the BPF programs in bpf/, compiled at build time and embedded by the
+        // BuildBPF plugin, loaded with libbpf (Debian's libbpf1 at run time).
+        .plugin(name: "BuildBPF", capability: .buildTool(), path: "Plugins/BuildBPF"),
+        .target(
+            name: "CTCPKeepBPF",
+            cSettings: [.unsafeFlags(["-std=c11", "-Wall", "-Wextra", "-Werror"])],
+            linkerSettings: [.linkedLibrary("bpf")],
+            plugins: ["BuildBPF"]
+        ),
         .target(name: "TCPKeepCore"),
-        .target(name: "TCPKeepSystem", dependencies: ["TCPKeepCore", "CLinux"], plugins: ["BuildShim"]),
+        .target(name: "TCPKeepSystem", dependencies: ["TCPKeepCore", "CLinux", "CTCPKeepBPF"], plugins: ["BuildShim"]),
         .executableTarget(
             name: "TCPKeepCLI",
             dependencies: ["TCPKeepSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")]

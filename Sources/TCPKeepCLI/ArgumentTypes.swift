@@ -8,6 +8,7 @@ extension KeepaliveProfile: ExpressibleByArgument {}
 extension ShimLogLevel: ExpressibleByArgument {}
 extension AuditFormat: ExpressibleByArgument {}
 extension DoctorFormat: ExpressibleByArgument {}
+extension KernelStatusFormat: ExpressibleByArgument {}
 
 extension CompletionKind {
     /// Service and socket units, as `tcpkeep systemd` takes them.

@@ -29,12 +29,19 @@ struct SystemdCommand: TCPKeepSubcommand {
     @Flag(help: "After --write or --remove, run systemctl daemon-reload (when systemd is running).")
     var reload = false
 
-    @Flag(help: "Delete tcpkeep's drop-in for the unit, and nothing else.")
+    @Flag(help: "Delete tcpkeep's drop-ins for the unit (and for its tcpkeep-kernel@ instance), and nothing else.")
     var remove = false
+
+    @Flag(help: "Kernel mode instead of the shim: systemd attaches tcpkeep's BPF programs to the unit's cgroup at each start, pinned before by tcpkeep-kernel@UNIT.service (static and Go programs too). --enforce rewrites loosening setsockopt calls there.")
+    var kernel = false
 
     func validate() throws {
         if remove && write { throw ValidationError("--write and --remove exclude each other") }
         if reload && !write && !remove { throw ValidationError("--reload needs --write or --remove") }
+        if kernel && unit.kind != .service {
+            throw ValidationError("--kernel is for a service; a .socket unit's sockets take KeepAlive= (tcpkeep systemd \(unit))")
+        }
+        if kernel && settings.log != nil { throw ValidationError("--log is the shim's; kernel mode writes nothing to the program") }
         if reload && root.path != nil {
             throw ValidationError("--reload acts on the running system, and --root says the files are another system's; leave one out")
         }
@@ -42,24 +49,40 @@ struct SystemdCommand: TCPKeepSubcommand {
 
     func execute() throws -> Int32 {
         let path = root.root.resolve(tcpkeepDropInPath(unit))
+        let pinPath = root.root.resolve(tcpkeepDropInPath(kernelPinService(unit)))
         if remove {
-            guard try removeGeneratedFile(at: path) else {
+            // The kernel pin service's drop-in goes with the unit's, whichever mode wrote them.
+            let removed = try [path, pinPath].filter { try removeGeneratedFile(at: $0) }
+            guard !removed.isEmpty else {
                 Output.standardOutput.write("nothing to remove: \(path) does not exist\n")
                 return 0
             }
-            Output.standardOutput.write("removed \(path)\n")
+            removed.forEach { Output.standardOutput.write("removed \($0)\n") }
         } else {
-            let dropIn = try plannedDropIn(
-                for: unit, settings: try settings.settings(), root: root.root, library: library.checkedPath)
-            dropIn.warnings.forEach(warn)
+            var files: [(path: String, content: String)]
+            if kernel {
+                let settings = try settings.settings()
+                files = [(path, kernelDropIn(unit: unit, settings: settings)), (pinPath, kernelPinDropIn(unit: unit, settings: settings))]
+            } else {
+                let dropIn = try plannedDropIn(
+                    for: unit, settings: try settings.settings(), root: root.root, library: library.checkedPath)
+                dropIn.warnings.forEach(warn)
+                files = [(path, dropIn.content)]
+            }
             guard write else {
-                Output.standardOutput.write(dropIn.content)
+                // Two files (kernel mode) are each headed by where --write puts it.
+                let shown = files.count == 1 ? files[0].content : files.map { "# \($0.path)\n\($0.content)" }.joined(separator: "\n")
+                Output.standardOutput.write(shown)
                 return 0
             }
-            let change = try writeGeneratedFile(dropIn.content, at: path)
-            report(change, path)
+            var changed = false
+            for file in files {
+                let change = try writeGeneratedFile(file.content, at: file.path)
+                report(change, file.path)
+                changed = changed || change != .unchanged
+            }
             // Unchanged needs no reload, unless asked for: an earlier one may have failed.
-            if change == .unchanged && !reload { return 0 }
+            if !changed && !reload { return 0 }
         }
         guard root.root.isLiveSystem else {
             Output.standardOutput.write("It applies when the system under \(root.path!) next starts \(unit).\n")

@@ -20,7 +20,7 @@ public func inspectProgram(_ name: String) throws -> DoctorReport {
     let checked = try checkProgram(at: path, searchPath: searchPath)
     var report = DoctorReport(target: DoctorTarget(kind: .program, name: name, path: checked.path), obstacles: checked.obstacles)
     report.notes += scriptNotes(checked)
-    return report
+    return report.advisingKernelMode()
 }
 
 /// For a script, what runs it.
@@ -31,7 +31,7 @@ private func scriptNotes(_ checked: ProgramCheck) -> [String] {
 /// `tcpkeep doctor --pid N`: the process's program, whether the shim is mapped, its
 /// connections and settings.
 public func inspectProcess(_ pid: Int32) throws -> DoctorReport {
-    try inspectProcess(pid, target: DoctorTarget(kind: .process, name: "\(pid)", pid: pid))
+    try inspectProcess(pid, target: DoctorTarget(kind: .process, name: "\(pid)", pid: pid)).advisingKernelMode()
 }
 
 private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> DoctorReport {
@@ -49,6 +49,7 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
     var target = target
     target.pid = pid
     var report = DoctorReport(target: target, obstacles: [])
+    report.kernel = kernelAttachment(covering: pid)
     if let executable = Files.readLink("/proc/\(pid)/exe") {
         report.target.path = report.target.path ?? executable
         // The running image, even when the file on disk was replaced or deleted.
@@ -79,7 +80,7 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
     if !exact {
         report.notes.append("run as root to read each connection's own keepalive values")
     }
-    if shim == nil {
+    if shim == nil && report.kernel == nil {
         report.notes.append("the shim is not loaded: restart the program under tcpkeep run (or a unit with tcpkeep systemd UNIT --write); tcpkeep fix --pid \(pid) turns keepalive on for the connections it has open now")
     }
     let missing = report.connections?.count(.missing) ?? 0
@@ -92,6 +93,10 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
 /// `tcpkeep doctor --unit NAME`: the unit's ExecStart= program under the root and, where
 /// systemd runs it here, its main process.
 public func inspectUnit(_ unit: UnitName, root: RootDirectory) throws -> DoctorReport {
+    try inspectUnitProgramAndProcess(unit, root: root).advisingKernelMode()
+}
+
+private func inspectUnitProgramAndProcess(_ unit: UnitName, root: RootDirectory) throws -> DoctorReport {
     let sources = UnitSources(unit: unit, root: root)
     guard sources.unitFile != nil else {
         throw DoctorError(description: "no unit file for \(unit) in \(sources.searchedDirectories)")
@@ -130,6 +135,7 @@ public func inspectUnit(_ unit: UnitName, root: RootDirectory) throws -> DoctorR
     report.shimLoaded = process.shimLoaded
     report.connections = process.connections
     report.settings = process.settings
+    report.kernel = process.kernel
     report.notes += process.notes
     return report
 }

@@ -32,3 +32,17 @@ public func checkInheritedSettings(overriddenBy settings: KeepaliveSettings) thr
         throw SettingsError("TCPKEEP_LOG='\(value)' in the environment is invalid: the shim takes quiet, error or debug; or use --log")
     }
 }
+
+/// `settings` with the values they leave out taken from the environment's shim variables, each
+/// checked as the shim would: how `tcpkeep kernel pin` reads a unit drop-in's `Environment=`.
+public func inheritedSettings(underneath settings: KeepaliveSettings) throws(SettingsError) -> KeepaliveSettings {
+    try checkInheritedSettings(overriddenBy: settings)
+    var merged = settings
+    for option in KeepaliveOption.allCases where merged[keyPath: option.keyPath] == nil {
+        merged[keyPath: option.keyPath] = environmentValue(option.variable).flatMap(parseWholeNumber)
+    }
+    if !merged.enforce, let value = environmentValue("TCPKEEP_ENFORCE") {
+        merged.enforce = shimSwitch(value) ?? false
+    }
+    return merged
+}

@@ -93,6 +93,46 @@ struct ConfigurationCommandTests {
         ])
     }
 
+    @Test("--kernel: a drop-in with BPFProgram= and the pin service's, both verified; --remove deletes both")
+    func kernelDropIns() throws {
+        try requireProgram("systemd-analyze")
+        let root = try makeRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let result = try runProcess([tcpkeep, "systemd", "redis-like", "--kernel", "--profile", "datacenter", "--enforce", "--write", "--root", root.path])
+        #expect(result.status == 0, "\(result)")
+        let unitDropIn = try String(contentsOf: dropIn(root, "redis-like.service"), encoding: .utf8)
+        let pins = "/sys/fs/bpf/tcpkeep/unit/redis-like_2eservice"
+        #expect(unitDropIn.contains("\nWants=tcpkeep-kernel@redis-like.service.service\nAfter=tcpkeep-kernel@redis-like.service.service\n"))
+        #expect(unitDropIn.contains("\nBPFProgram=sock_ops:\(pins)/sock_ops\nBPFProgram=setsockopt:\(pins)/setsockopt\n"))
+        let pinDropIn = try String(contentsOf: dropIn(root, "tcpkeep-kernel@redis-like.service.service"), encoding: .utf8)
+        #expect(pinDropIn.contains("Environment=KEEPIDLE=30\nEnvironment=KEEPINTVL=5\nEnvironment=KEEPCNT=3\nEnvironment=TCPKEEP_USER_TIMEOUT=45000\nEnvironment=TCPKEEP_ENFORCE=1\n"))
+
+        // The unit, the pin service's template and both drop-ins, as systemd would load them.
+        let check = Artifacts.scratch.appendingPathComponent("kernel-verify-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: check, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: check) }
+        for name in ["redis-like.service", "redis-like.socket"] {
+            try FileManager.default.copyItem(at: root.appendingPathComponent("lib/systemd/system/\(name)"), to: check.appendingPathComponent(name))
+        }
+        let template = try String(contentsOfFile: Artifacts.source("systemd/tcpkeep-kernel@.service"), encoding: .utf8)
+        try template.replacingOccurrences(of: "/usr/local/bin/tcpkeep", with: tcpkeep)
+            .write(to: check.appendingPathComponent("tcpkeep-kernel@.service"), atomically: true, encoding: .utf8)
+        for unit in ["redis-like.service", "tcpkeep-kernel@redis-like.service.service"] {
+            try FileManager.default.copyItem(at: dropIn(root, unit).deletingLastPathComponent(), to: check.appendingPathComponent("\(unit).d"))
+        }
+        let verified = try runProcess([
+            "systemd-analyze", "verify", check.appendingPathComponent("redis-like.service").path,
+            check.appendingPathComponent("tcpkeep-kernel@redis-like.service.service").path,
+        ])
+        #expect(verified.status == 0 && verified.stderr.isEmpty, "systemd-analyze verify complained: \(verified)")
+
+        let again = try runProcess([tcpkeep, "systemd", "redis-like", "--kernel", "--profile", "datacenter", "--enforce", "--write", "--root", root.path])
+        #expect(again.stdout.components(separatedBy: "unchanged: ").count == 3, "\(again)")
+        let removed = try runProcess([tcpkeep, "systemd", "redis-like", "--remove", "--root", root.path])
+        #expect(removed.status == 0 && removed.stdout.components(separatedBy: "removed ").count == 3, "\(removed)")
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("etc/systemd/system/redis-like.service.d").path))
+    }
+
     @Test("a socket unit gets KeepAlive= settings that pass systemd-analyze verify")
     func socketDropIn() throws {
         let root = try makeRoot()

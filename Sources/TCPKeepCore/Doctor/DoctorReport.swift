@@ -58,6 +58,8 @@ public struct DoctorReport: Equatable, Sendable {
     public var shimLoaded: Bool?
     public var connections: AuditReport?
     public var settings: DoctorSettings?
+    /// tcpkeep's kernel-mode attachment whose program runs for the process's sockets.
+    public var kernel: KernelAttachment?
     /// Things the user should know that change no verdict.
     public var notes: [String]
 
@@ -73,13 +75,36 @@ public struct DoctorReport: Equatable, Sendable {
         self.notes = notes
     }
 
-    /// Whether the shim reaches the target. For a process, what is loaded decides: the shim in
-    /// its maps reaches the sockets it creates through libc, which a Go program does not use.
-    /// For a program file, any obstacle may keep it out.
+    /// Whether tcpkeep reaches the target. Kernel mode covering a process's cgroup reaches it,
+    /// whatever the program. Else, for a process, what is loaded decides: the shim in its maps
+    /// reaches the sockets it creates through libc, which a Go program does not use. For a
+    /// program file, any obstacle may keep the shim out.
     public var reachable: Bool {
+        if kernel != nil { return true }
         guard let shimLoaded else { return obstacles.isEmpty }
         return shimLoaded && !obstacles.contains(.goProgram) && !obstacles.contains(.staticallyLinked)
     }
+}
+
+extension DoctorReport {
+    /// The report with kernel mode named, in the command for its target, where an obstacle
+    /// keeps the shim out and kernel mode does not cover it yet.
+    public func advisingKernelMode() -> DoctorReport {
+        guard !obstacles.isEmpty && kernel == nil else { return self }
+        var report = self
+        report.notes.append(kernelModeAdvice(target))
+        return report
+    }
+}
+
+/// Kernel mode, which reaches what LD_PRELOAD cannot, in the command for this target.
+public func kernelModeAdvice(_ target: DoctorTarget) -> String {
+    let command = switch target.kind {
+    case .process: "tcpkeep kernel attach --pid \(target.pid ?? 0)"
+    case .unit: "tcpkeep systemd \(target.unit ?? target.name) --kernel --write"
+    case .program: "tcpkeep kernel attach --cgroup CGROUP (the cgroup it runs in), or for a service tcpkeep systemd UNIT --kernel --write"
+    }
+    return "kernel mode sets keepalive in the kernel for any program, static, Go or set-user-ID alike: \(command)"
 }
 
 /// The variables the shim reads, and LD_PRELOAD.
@@ -182,17 +207,22 @@ public func formatDoctorText(_ report: DoctorReport) -> String {
     if let connections = report.connections {
         output += "  \(summaryLine(connections))\n"
     }
+    if let kernel = report.kernel {
+        output += "  kernel mode: tcpkeep's programs run for its sockets (\(kernel.cgroup ?? kernel.pinDirectory)): \(settingsSummary(kernel.settings))\(kernel.settings.enforce ? ", enforced" : "")\n"
+    }
     for obstacle in report.obstacles {
         output += "  obstacle: \(obstacle.reason)\n    instead: \(obstacle.advice)\n"
     }
     for note in report.notes {
         output += "  note: \(note)\n"
     }
-    output += report.reachable ? "verdict: the shim reaches it\n" : "verdict: the shim does not reach it\n"
+    let reacher = report.kernel != nil ? "kernel mode" : "the shim"
+    output += report.reachable ? "verdict: \(reacher) reaches it\n" : "verdict: the shim does not reach it\n"
     return output
 }
 
-/// A stable object: target, reachable, obstacles, shim_loaded, connections, settings, notes.
+/// A stable object: target, reachable, obstacles, shim_loaded, connections, settings, kernel
+/// (an attachment as `kernel status --format json` gives it, or null), notes.
 public func formatDoctorJSON(_ report: DoctorReport) -> String {
     let target = report.target
     var output = "{"
@@ -218,6 +248,7 @@ public func formatDoctorJSON(_ report: DoctorReport) -> String {
             } ?? "null"),
         ])
     } ?? "null")
+    output += ",\n\"kernel\": " + (report.kernel.map(kernelAttachmentJSON) ?? "null")
     output += ",\n\"notes\": [" + report.notes.map(json).joined(separator: ", ") + "]"
     return output + "}\n"
 }

@@ -34,7 +34,7 @@ public enum PreloadObstacle: Equatable, Sendable {
         let others = "tcpkeep fix --pid PID turns keepalive on for the connections a running process has open; sockets systemd passes in take the .socket unit's KeepAlive="
         return switch self {
         case .staticallyLinked:
-            "use the program's own keepalive setting, a BPF sock_ops program, or build it dynamically; \(others)"
+            "use the program's own keepalive setting, tcpkeep's kernel mode, or build it dynamically; \(others)"
         case .goProgram:
             "set net.Dialer/ListenConfig KeepAlive (or KeepAliveConfig) in the program (Go's default is 15s); \(others)"
         case .setuid:

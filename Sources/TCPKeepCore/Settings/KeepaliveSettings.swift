@@ -94,7 +94,7 @@ public enum KeepaliveOption: CaseIterable, Sendable {
         }
     }
 
-    var keyPath: WritableKeyPath<KeepaliveSettings, Int?> {
+    public var keyPath: WritableKeyPath<KeepaliveSettings, Int?> {
         switch self {
         case .idle: \.idle
         case .interval: \.interval

@@ -108,3 +108,41 @@ public func sysctlFile(settings: KeepaliveSettings) throws(SettingsError) -> Str
     }
     return header(comments) + values.joined(separator: "\n") + "\n"
 }
+
+/// The instance of `tcpkeep-kernel@.service` that pins kernel mode's programs before `unit`
+/// starts; an `@` in the unit's name is escaped, as an instance may hold none.
+public func kernelPinService(_ unit: UnitName) -> UnitName {
+    let instance = unit.name.split(separator: "@", omittingEmptySubsequences: false).joined(separator: "\\x40")
+    return UnitName(placeholder: "tcpkeep-kernel@\(instance)", kind: .service)
+}
+
+/// The drop-in that hands a service's cgroup to kernel mode: systemd attaches the programs
+/// `tcpkeep-kernel@UNIT.service` pinned to the unit's cgroup at each start, so every TCP
+/// connection its processes make or accept gets keepalive, whatever the program is.
+public func kernelDropIn(unit: UnitName, settings: KeepaliveSettings) -> String {
+    let pins = unitPinDirectory(unit), pinService = kernelPinService(unit)
+    var comments = [
+        "`tcpkeep systemd \(unit) --kernel --write` rewrites it, `--remove` deletes it.",
+        "At each start systemd attaches tcpkeep's BPF programs, pinned by \(pinService), to the unit's cgroup:",
+        "every TCP connection its processes make or accept gets keepalive: \(settingsSummary(settings)).",
+    ]
+    var lines = ["[Unit]", "Wants=\(pinService)", "After=\(pinService)", "", "[Service]", "BPFProgram=sock_ops:\(pins)/sock_ops"]
+    if settings.enforce {
+        comments.append("A process's setsockopt() that would loosen these is rewritten to them.")
+        lines.append("BPFProgram=setsockopt:\(pins)/setsockopt")
+    }
+    return header(comments) + lines.joined(separator: "\n") + "\n"
+}
+
+/// The drop-in for `tcpkeep-kernel@UNIT.service`: the settings its `tcpkeep kernel pin` reads,
+/// as the shim's variables.
+public func kernelPinDropIn(unit: UnitName, settings: KeepaliveSettings) -> String {
+    let comments = [
+        "`tcpkeep systemd \(unit) --kernel --write` rewrites it, `--remove` deletes it.",
+        "The values tcpkeep kernel pin writes into the programs' map for \(unit).",
+    ]
+    var kernelSettings = settings
+    kernelSettings.log = nil
+    let lines = kernelSettings.environment.map { systemdEnvironmentLine(name: $0.name, value: $0.value) }
+    return header(comments) + "[Service]\n" + lines.joined(separator: "\n") + "\n"
+}

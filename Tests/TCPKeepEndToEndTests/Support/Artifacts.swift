@@ -63,6 +63,26 @@ enum Artifacts {
     }
     static let holder = Result { try compile(["Tests/Programs/holder.c"], to: "holder", flags: ["-O1"]) }
     static let peer = Result { try compile(["Tests/Programs/peer.c"], to: "peer", flags: ["-O1"]) }
+    /// Kernel mode's clients: statically linked (gcc -static) and Go, which no preload reaches.
+    static let staticProbe = Result { try compileStatic("bpf/test/probe.c", to: "static-probe") }
+    static let staticPeer = Result { try compileStatic("Tests/Programs/peer.c", to: "static-peer") }
+    static let goClient = Result { () throws -> String in
+        try requireProgram("go")
+        let output = scratch.appendingPathComponent("goclient").path
+        let result = try runProcess(
+            ["go", "build", "-o", output, "main.go"], environment: ["CGO_ENABLED": "0", "GOCACHE": scratch.appendingPathComponent("gocache").path],
+            in: packageRoot.appendingPathComponent("bpf/test/goclient"))
+        guard result.status == 0 else { throw CompileFailed(result: result) }
+        return output
+    }
+
+    static func compileStatic(_ source: String, to name: String) throws -> String {
+        try requireProgram("gcc")
+        let output = scratch.appendingPathComponent(name).path
+        let result = try runProcess(["gcc", "-static", "-O2", "-o", output, Artifacts.source(source)])
+        guard result.status == 0 else { throw CompileFailed(result: result) }
+        return output
+    }
     static let sanitizedProbe = Result {
         try compile(["Tests/Programs/probe.c"], to: "probe-sanitized", flags: sanitizerFlags + ["-pthread"])
     }

@@ -1,0 +1,174 @@
+/*
+ * CTCPKeepBPF: tcpkeep's kernel mode, a small C API over libbpf.
+ *
+ * Kernel mode attaches two BPF programs (bpf/tcpkeep.bpf.c, compiled at build
+ * time and embedded in the executable) to a cgroup v2 directory:
+ *   - a sock_ops program that turns keepalive on, with the configured values,
+ *     on every TCP connection a process of the cgroup makes or accepts;
+ *   - while enforcing, a cgroup/setsockopt program that rewrites a process's
+ *     attempt to loosen those values.
+ * No LD_PRELOAD is involved, so static binaries, Go programs, setuid programs
+ * and containers are covered; sockets that exist before the attachment are
+ * not.  Both are attached with BPF_F_ALLOW_MULTI, so they run beside programs
+ * others attached to the same cgroup (systemd's, Cilium's).
+ *
+ * The programs and their values map are pinned in a pin directory on bpffs,
+ * by default /sys/fs/bpf/tcpkeep/<cgroup id> (tcpkeep_bpf_default_pin_directory):
+ *   <pin directory>/sock_ops     the sock_ops program
+ *   <pin directory>/setsockopt   the cgroup/setsockopt program
+ *   <pin directory>/values       the one-entry array map both read
+ * The pins keep the programs and map alive after the process exits; the
+ * attachment itself is held by the cgroup.  A systemd unit may attach the same
+ * pinned program with BPFProgram=sock_ops:<pin directory>/sock_ops.
+ *
+ * Errors: a function that fails returns -1 with errno set and writes one line
+ * naming the failing step into `error` (which may be NULL; error_size counts
+ * the terminating NUL).  Privileges: root, or CAP_BPF with CAP_NET_ADMIN
+ * (and CAP_SYS_ADMIN to mount bpffs).  The functions are not thread-safe:
+ * they briefly redirect libbpf's log.
+ */
+#ifndef CTCPKEEPBPF_H
+#define CTCPKEEPBPF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bits of tcpkeep_bpf_values.configured_mask. */
+#define TCPKEEP_BPF_IDLE (1u << 0)         /* TCP_KEEPIDLE, seconds, 1..32767 */
+#define TCPKEEP_BPF_INTERVAL (1u << 1)     /* TCP_KEEPINTVL, seconds, 1..32767 */
+#define TCPKEEP_BPF_COUNT (1u << 2)        /* TCP_KEEPCNT, probes, 1..127 */
+#define TCPKEEP_BPF_USER_TIMEOUT (1u << 3) /* TCP_USER_TIMEOUT, ms, >= 0 (0: system default) */
+
+/* What each connection gets.  SO_KEEPALIVE is always turned on; a value whose
+ * bit is clear in configured_mask is not set (the net.ipv4.tcp_keepalive_*
+ * sysctls apply) and its field is ignored.
+ *
+ * enforce = 0: a socket whose keepalive the program already turned on before
+ *   connect() (or on its listener, for accepted sockets) is left as it is, and
+ *   a program's setsockopt() after connect()/accept() wins.
+ * enforce = 1: every TCP socket gets keepalive and values no looser than
+ *   these; a stricter value of the program's own is kept, and setsockopt()
+ *   calls that would loosen them are rewritten to the configured value. */
+struct tcpkeep_bpf_values {
+	uint32_t configured_mask;
+	int32_t idle;
+	int32_t interval;
+	int32_t count;
+	int32_t user_timeout;
+	uint32_t enforce;
+};
+
+/* Flags for tcpkeep_bpf_attach. */
+#define TCPKEEP_BPF_MOUNT_BPFFS (1u << 0) /* mount bpffs at /sys/fs/bpf when the pin directory is
+					     under it and nothing is mounted there */
+#define TCPKEEP_BPF_VERBOSE (1u << 1)     /* let libbpf print its log (the verifier's) to stderr */
+
+#define TCPKEEP_BPF_PIN_ROOT "/sys/fs/bpf/tcpkeep"
+
+/* What tcpkeep_bpf_preflight found; 0 when kernel mode can attach. */
+enum tcpkeep_bpf_problem {
+	TCPKEEP_BPF_READY = 0,
+	TCPKEEP_BPF_NOT_PRIVILEGED = 1,     /* EPERM: neither root nor CAP_BPF + CAP_NET_ADMIN */
+	TCPKEEP_BPF_NO_CGROUP2 = 2,         /* ENOENT: no cgroup2 mount in /proc/self/mounts */
+	TCPKEEP_BPF_CGROUP_MISSING = 3,     /* ENOENT: the cgroup path does not exist */
+	TCPKEEP_BPF_NOT_CGROUP2 = 4,        /* ENOTDIR/EINVAL: not a directory of the cgroup v2 fs
+					       (a cgroup v1 hierarchy, or another file system) */
+	TCPKEEP_BPF_NO_BPFFS = 5,           /* ENOENT/EINVAL: the pin directory is not on bpffs */
+	TCPKEEP_BPF_KERNEL_UNSUPPORTED = 6, /* EOPNOTSUPP: a program type or helper is missing, or
+					       the kernel refuses the programs */
+};
+
+/* Checks, in this order, that the caller may load and attach BPF programs,
+ * that a cgroup v2 hierarchy is mounted, that cgroup_path exists and is a
+ * cgroup v2 directory, that the pin directory (or its nearest existing
+ * parent) is on bpffs, and that the kernel has the program types and helpers
+ * kernel mode needs and accepts tcpkeep's programs (they are loaded and
+ * unloaded again; nothing is pinned or attached).  cgroup_path NULL skips the
+ * cgroup checks; pin_directory NULL checks TCPKEEP_BPF_PIN_ROOT.
+ * Returns the first problem found (errno set, message in `error`) or
+ * TCPKEEP_BPF_READY.  Changes nothing: it does not mount bpffs. */
+enum tcpkeep_bpf_problem tcpkeep_bpf_preflight(const char *cgroup_path, const char *pin_directory,
+					       char *error, size_t error_size);
+
+/* Writes TCPKEEP_BPF_PIN_ROOT "/<cgroup id>" for cgroup_path into `buffer`.
+ * Returns 0, or -1 (ENAMETOOLONG when it does not fit). */
+int tcpkeep_bpf_default_pin_directory(const char *cgroup_path, char *buffer, size_t buffer_size,
+				      char *error, size_t error_size);
+
+/* Checks each configured value against the kernel's range; 0 or -1 (EINVAL). */
+int tcpkeep_bpf_validate(const struct tcpkeep_bpf_values *values, char *error, size_t error_size);
+
+/* Attaches kernel mode to cgroup_path with `values`.
+ * With no pins in pin_directory: loads the embedded programs, pins them and
+ * the values map there (creating the directory and its parents), writes the
+ * values, attaches the sock_ops program, and the setsockopt program when
+ * enforcing.  On any failure nothing stays loaded, pinned or attached, and the
+ * directories it created are removed.
+ * With tcpkeep's pins already there (for this same cgroup): rewrites the
+ * values map in place, which takes effect for the next connection, attaches
+ * or detaches the setsockopt program as enforce changed, and re-attaches the
+ * sock_ops program if someone detached it.  On failure the previous values and
+ * attachments are restored.
+ * Refuses (EEXIST) when a tcpkeep sock_ops program from another pin directory
+ * is attached to the cgroup. */
+int tcpkeep_bpf_attach(const char *cgroup_path, const char *pin_directory,
+		       const struct tcpkeep_bpf_values *values, uint32_t flags, char *error,
+		       size_t error_size);
+
+/* Loads the embedded programs and pins them and the values map in
+ * pin_directory, attached to nothing: systemd attaches them to a unit's cgroup
+ * at each start (BPFProgram=sock_ops:<dir>/sock_ops, setsockopt:<dir>/setsockopt).
+ * With tcpkeep's pins already there, rewrites the values map in place.  On
+ * failure nothing stays loaded or pinned.  tcpkeep_bpf_detach with a NULL
+ * cgroup removes the pins. */
+int tcpkeep_bpf_pin(const char *pin_directory, const struct tcpkeep_bpf_values *values, uint32_t flags,
+		    char *error, size_t error_size);
+
+/* Detaches tcpkeep's programs (the ones pinned in pin_directory) from
+ * cgroup_path, leaving every other program of the cgroup attached, then
+ * removes the pins and pin_directory itself (not its parents).  A program
+ * that is no longer attached is not an error; cgroup_path may be NULL, or a
+ * cgroup that no longer exists, to remove the pins alone.  Refuses (EINVAL)
+ * when the pins belong to a different cgroup, and leaves the directory if it
+ * holds files that are not tcpkeep's (ENOTEMPTY). */
+int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char *error,
+		       size_t error_size);
+
+/* One attachment, as read back from its pin directory. */
+struct tcpkeep_bpf_status {
+	uint64_t cgroup_id;
+	struct tcpkeep_bpf_values values; /* from the pinned map */
+	uint32_t map_id;                  /* kernel ids, as bpftool shows them */
+	uint32_t sockops_program_id;
+	uint32_t setsockopt_program_id;
+	/* From BPF_PROG_QUERY on the cgroup: 1 attached, 0 not attached, -1 the
+	 * cgroup could not be found or queried (cgroup_path is then ""). */
+	int32_t sockops_attached;
+	int32_t setsockopt_attached;
+};
+
+/* Reads the attachment pinned in pin_directory.  cgroup_path (may be NULL)
+ * receives the cgroup's path, found from its id under the cgroup v2 mount.
+ * To list every attachment, call it for each directory in
+ * TCPKEEP_BPF_PIN_ROOT. */
+int tcpkeep_bpf_get_status(const char *pin_directory, struct tcpkeep_bpf_status *status,
+			   char *cgroup_path, size_t cgroup_path_size, char *error, size_t error_size);
+
+/* Sets *runs to 1 when the sock_ops program with that id runs for the sockets
+ * of cgroup_path: attached to it or to an ancestor (BPF_F_QUERY_EFFECTIVE).
+ * Returns 0, or -1 with errno set. */
+int tcpkeep_bpf_runs_in(const char *cgroup_path, uint32_t sockops_program_id, int *runs, char *error,
+			size_t error_size);
+
+/* The size in bytes of the BPF object embedded at build time. */
+size_t tcpkeep_bpf_object_bytes(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

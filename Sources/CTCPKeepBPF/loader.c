@@ -1,0 +1,1112 @@
+/*
+ * tcpkeep's kernel mode loader: loads the BPF object embedded at build time
+ * (see bpf/tcpkeep.bpf.c and Plugins/BuildBPF), pins it, attaches it to a
+ * cgroup v2 directory, updates, reads back and detaches it.  The API and its
+ * conventions are in include/CTCPKeepBPF.h.
+ */
+#define _GNU_SOURCE
+#include "CTCPKeepBPF.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <mntent.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+
+#include "../../bpf/tcpkeep_map.h"
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+/* The file handle type of kernfs (cgroupfs) objects: the 64-bit cgroup id. */
+#define FILEID_KERNFS 0xfe
+
+#define BPFFS_MOUNT_POINT "/sys/fs/bpf"
+#define PIN_VALUES "values"
+#define PIN_SOCKOPS "sock_ops"
+#define PIN_SETSOCKOPT "setsockopt"
+/* Program names as the kernel keeps them (at most 15 characters). */
+#define SOCKOPS_NAME "tcpkeep_sockops"
+#define SETSOCKOPT_NAME "tcpkeep_setopt"
+#define MAP_NAME "tcpkeep_values"
+
+_Static_assert(TCPKEEP_BPF_IDLE == TCPKEEP_MAP_IDLE && TCPKEEP_BPF_INTERVAL == TCPKEEP_MAP_INTERVAL &&
+		       TCPKEEP_BPF_COUNT == TCPKEEP_MAP_COUNT &&
+		       TCPKEEP_BPF_USER_TIMEOUT == TCPKEEP_MAP_USER_TIMEOUT,
+	       "the public mask bits are the map's");
+
+/* Generated at build time from bpf/embed.c.in: the compiled bpf/tcpkeep.bpf.c. */
+extern const unsigned char tcpkeep_bpf_object[] __attribute__((visibility("hidden")));
+extern const unsigned long tcpkeep_bpf_object_size __attribute__((visibility("hidden")));
+
+size_t tcpkeep_bpf_object_bytes(void)
+{
+	return tcpkeep_bpf_object_size;
+}
+
+/* ---- messages ---------------------------------------------------------- */
+
+/* libbpf's first warning since capture_libbpf(), added to failure messages. */
+static char libbpf_line[256];
+static int libbpf_verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
+{
+	if (libbpf_verbose)
+		return vfprintf(stderr, format, args);
+	if (level == LIBBPF_WARN && libbpf_line[0] == '\0') {
+		vsnprintf(libbpf_line, sizeof libbpf_line, format, args);
+		libbpf_line[strcspn(libbpf_line, "\n")] = '\0';
+	}
+	return 0;
+}
+
+static libbpf_print_fn_t capture_libbpf(int verbose)
+{
+	libbpf_line[0] = '\0';
+	libbpf_verbose = verbose;
+	return libbpf_set_print(libbpf_print);
+}
+
+static void release_libbpf(libbpf_print_fn_t previous)
+{
+	libbpf_set_print(previous);
+}
+
+static void vwrite_message(char *error, size_t size, int errnum, const char *format, va_list args)
+{
+	if (error == NULL || size == 0)
+		return;
+	int used = vsnprintf(error, size, format, args);
+	if (used >= 0 && (size_t)used < size && errnum != 0)
+		used += snprintf(error + used, size - (size_t)used, ": %s", strerror(errnum));
+	if (used >= 0 && (size_t)used < size && libbpf_line[0] != '\0')
+		snprintf(error + used, size - (size_t)used, " (%s)", libbpf_line);
+}
+
+/* Writes "<message>: <strerror(errnum)>" (and libbpf's warning, if it gave
+ * one) to `error`, sets errno to errnum and returns -1. */
+static int fail(char *error, size_t size, int errnum, const char *format, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(char *error, size_t size, int errnum, const char *format, ...)
+{
+	va_list args;
+	va_start(args, format);
+	vwrite_message(error, size, errnum, format, args);
+	va_end(args);
+	errno = errnum;
+	return -1;
+}
+
+/* Like fail(), for a refusal rather than a failed call: no strerror text. */
+static int refuse(char *error, size_t size, int errnum, const char *format, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int refuse(char *error, size_t size, int errnum, const char *format, ...)
+{
+	va_list args;
+	va_start(args, format);
+	vwrite_message(error, size, 0, format, args);
+	va_end(args);
+	errno = errnum;
+	return -1;
+}
+
+static int join_path(char *out, const char *directory, const char *name)
+{
+	int length = snprintf(out, PATH_MAX, "%s/%s", directory, name);
+	return length > 0 && length < PATH_MAX ? 0 : -1;
+}
+
+/* ---- privileges, mounts, cgroups ----------------------------------------- */
+
+static int has_capability(const struct __user_cap_data_struct data[2], int capability)
+{
+	return (data[capability / 32].effective >> (capability % 32)) & 1;
+}
+
+static int check_privileges(char *error, size_t size)
+{
+	struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof data);
+	if (syscall(SYS_capget, &header, data) != 0)
+		return fail(error, size, errno, "reading this process's capabilities (capget)");
+	if (has_capability(data, CAP_SYS_ADMIN) ||
+	    (has_capability(data, CAP_BPF) && has_capability(data, CAP_NET_ADMIN)))
+		return 0;
+	return refuse(error, size, EPERM,
+		      "not privileged: kernel mode loads and attaches BPF programs, which needs root, or "
+		      "the capabilities CAP_BPF and CAP_NET_ADMIN");
+}
+
+/* The first cgroup2 mount point in /proc/self/mounts. */
+static int find_cgroup2_mount(char *mount_point, size_t size, char *error, size_t error_size)
+{
+	FILE *mounts = setmntent("/proc/self/mounts", "re");
+	if (mounts == NULL)
+		return fail(error, error_size, errno, "reading /proc/self/mounts");
+	struct mntent *entry;
+	int found = 0;
+	while ((entry = getmntent(mounts)) != NULL) {
+		if (strcmp(entry->mnt_type, "cgroup2") == 0) {
+			found = snprintf(mount_point, size, "%s", entry->mnt_dir) < (int)size;
+			break;
+		}
+	}
+	endmntent(mounts);
+	if (!found)
+		return refuse(error, error_size, ENOENT,
+			      "no cgroup v2 hierarchy is mounted (no cgroup2 line in /proc/self/mounts); "
+			      "mount one with: mount -t cgroup2 none /sys/fs/cgroup");
+	return 0;
+}
+
+static int cgroup_id_of(int fd, uint64_t *id)
+{
+	struct {
+		struct file_handle handle;
+		unsigned char bytes[sizeof(uint64_t)];
+	} h;
+	int mount_id;
+	h.handle.handle_bytes = sizeof(uint64_t);
+	if (name_to_handle_at(fd, "", &h.handle, &mount_id, AT_EMPTY_PATH) == 0 &&
+	    h.handle.handle_bytes == sizeof(uint64_t)) {
+		memcpy(id, h.handle.f_handle, sizeof *id);
+		return 0;
+	}
+	/* A cgroup2 directory's inode number is its id on 64-bit kernels. */
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -1;
+	*id = (uint64_t)st.st_ino;
+	return 0;
+}
+
+/* Opens a cgroup v2 directory; the failure says which check failed and how
+ * preflight classifies it. */
+static int open_cgroup(const char *path, int *fd_out, uint64_t *id_out, enum tcpkeep_bpf_problem *problem,
+		       char *error, size_t size)
+{
+	char mount_point[PATH_MAX];
+	*problem = TCPKEEP_BPF_NO_CGROUP2;
+	if (find_cgroup2_mount(mount_point, sizeof mount_point, error, size) != 0)
+		return -1;
+	*problem = TCPKEEP_BPF_CGROUP_MISSING;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return refuse(error, size, ENOENT,
+			      "cgroup %s does not exist: create it under the cgroup v2 mount (%s) with mkdir, "
+			      "or name an existing one",
+			      path, mount_point);
+	*problem = TCPKEEP_BPF_NOT_CGROUP2;
+	if (fd < 0 && errno == ENOTDIR)
+		return refuse(error, size, ENOTDIR, "%s is not a directory, so not a cgroup v2 directory (under %s)",
+			      path, mount_point);
+	if (fd < 0)
+		return fail(error, size, errno, "opening cgroup %s", path);
+	struct statfs fs;
+	if (fstatfs(fd, &fs) != 0) {
+		int saved = errno;
+		close(fd);
+		return fail(error, size, saved, "statfs on cgroup %s", path);
+	}
+	if ((unsigned long)fs.f_type != CGROUP2_SUPER_MAGIC) {
+		close(fd);
+		if ((unsigned long)fs.f_type == CGROUP_SUPER_MAGIC)
+			return refuse(error, size, EINVAL,
+				      "%s is in a cgroup v1 hierarchy: kernel mode attaches to cgroup v2 "
+				      "directories, under %s",
+				      path, mount_point);
+		return refuse(error, size, EINVAL,
+			      "%s is not on the cgroup v2 file system (statfs type 0x%lx): name a directory "
+			      "under %s",
+			      path, (unsigned long)fs.f_type, mount_point);
+	}
+	if (id_out != NULL && cgroup_id_of(fd, id_out) != 0) {
+		int saved = errno;
+		close(fd);
+		return fail(error, size, saved, "reading the id of cgroup %s", path);
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/* Where an id's cgroup is; nftw() has no context argument. */
+static uint64_t wanted_cgroup_id;
+static char *found_cgroup_path;
+static size_t found_cgroup_path_size;
+
+static int match_cgroup(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type == FTW_D && (uint64_t)st->st_ino == wanted_cgroup_id) {
+		snprintf(found_cgroup_path, found_cgroup_path_size, "%s", path);
+		return 1;
+	}
+	return 0;
+}
+
+/* Opens the cgroup with this id and writes its path.  -1 when it is gone. */
+static int open_cgroup_by_id(uint64_t id, char *path, size_t path_size)
+{
+	char mount_point[PATH_MAX];
+	if (find_cgroup2_mount(mount_point, sizeof mount_point, NULL, 0) != 0)
+		return -1;
+	int mount_fd = open(mount_point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mount_fd < 0)
+		return -1;
+	struct {
+		struct file_handle handle;
+		unsigned char bytes[sizeof(uint64_t)];
+	} h;
+	h.handle.handle_bytes = sizeof id;
+	h.handle.handle_type = FILEID_KERNFS;
+	memcpy(h.handle.f_handle, &id, sizeof id);
+	/* Needs CAP_DAC_READ_SEARCH; otherwise walk the hierarchy. */
+	int fd = open_by_handle_at(mount_fd, &h.handle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(mount_fd);
+	char link[64], found[PATH_MAX];
+	if (fd >= 0) {
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		ssize_t length = readlink(link, found, sizeof found - 1);
+		found[length > 0 ? length : 0] = '\0';
+	} else if (errno != ESTALE) {
+		found[0] = '\0';
+		wanted_cgroup_id = id;
+		found_cgroup_path = found;
+		found_cgroup_path_size = sizeof found;
+		if (nftw(mount_point, match_cgroup, 16, FTW_PHYS | FTW_MOUNT) == 1)
+			fd = open(found, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	uint64_t check;
+	if (fd >= 0 && (cgroup_id_of(fd, &check) != 0 || check != id)) {
+		close(fd);
+		fd = -1;
+	}
+	if (path != NULL && path_size > 0)
+		snprintf(path, path_size, "%s", fd >= 0 ? found : "");
+	return fd;
+}
+
+/* Checks that pin_directory, or its nearest existing parent, is on bpffs;
+ * with `mount_it`, mounts bpffs at /sys/fs/bpf first when the directory is
+ * under it and nothing is mounted there yet. */
+static int check_bpffs(const char *pin_directory, int mount_it, char *error, size_t size)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s", pin_directory) >= (int)sizeof path)
+		return refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", pin_directory);
+	struct statfs fs;
+	while (statfs(path, &fs) != 0) {
+		char *slash = strrchr(path, '/');
+		if (errno != ENOENT || slash == NULL)
+			return fail(error, size, errno, "statfs on %s", path);
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	if ((unsigned long)fs.f_type == BPF_FS_MAGIC)
+		return 0;
+	size_t root_length = strlen(BPFFS_MOUNT_POINT);
+	int under_root = strncmp(pin_directory, BPFFS_MOUNT_POINT, root_length) == 0 &&
+			 (pin_directory[root_length] == '/' || pin_directory[root_length] == '\0');
+	if (mount_it && under_root && strcmp(path, BPFFS_MOUNT_POINT) == 0) {
+		if (mount("bpf", BPFFS_MOUNT_POINT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME,
+			  "mode=0700") != 0)
+			return fail(error, size, errno, "mounting bpffs at " BPFFS_MOUNT_POINT);
+		return 0;
+	}
+	if (under_root)
+		return refuse(error, size, ENOENT,
+			      "bpffs is not mounted at " BPFFS_MOUNT_POINT ", where the programs are pinned: "
+			      "mount it with: mount -t bpf bpf " BPFFS_MOUNT_POINT);
+	return refuse(error, size, EINVAL,
+		      "pin directory %s is not on bpffs (%s has statfs type 0x%lx): pins live on a bpf file "
+		      "system, normally " BPFFS_MOUNT_POINT " (mount -t bpf bpf " BPFFS_MOUNT_POINT ")",
+		      pin_directory, path, (unsigned long)fs.f_type);
+}
+
+/* ---- programs, pins, attachments ----------------------------------------- */
+
+static int program_info(int fd, struct bpf_prog_info *info)
+{
+	__u32 length = sizeof *info;
+	memset(info, 0, sizeof *info);
+	return bpf_obj_get_info_by_fd(fd, info, &length);
+}
+
+/* 1 when program `id` is attached directly to the cgroup at `type` (or, with
+ * BPF_F_QUERY_EFFECTIVE in query_flags, runs there, attached to it or an ancestor). */
+static int query_attached(int cgroup_fd, enum bpf_attach_type type, __u32 query_flags, __u32 id, int *attached)
+{
+	__u32 ids[64], count = 64, flags = 0;
+	if (bpf_prog_query(cgroup_fd, type, query_flags, &flags, ids, &count) != 0)
+		return -1;
+	*attached = 0;
+	for (__u32 i = 0; i < count; i++)
+		if (ids[i] == id)
+			*attached = 1;
+	return 0;
+}
+
+static int is_attached(int cgroup_fd, enum bpf_attach_type type, __u32 id, int *attached)
+{
+	return query_attached(cgroup_fd, type, 0, id, attached);
+}
+
+int tcpkeep_bpf_runs_in(const char *cgroup_path, uint32_t sockops_program_id, int *runs, char *error, size_t size)
+{
+	int fd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(error, size, errno, "opening cgroup %s", cgroup_path);
+	int result = query_attached(fd, BPF_CGROUP_SOCK_OPS, BPF_F_QUERY_EFFECTIVE, sockops_program_id, runs);
+	if (result != 0)
+		fail(error, size, errno, "querying the sock_ops programs that run in cgroup %s", cgroup_path);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return result;
+}
+
+/* The id of a tcpkeep sock_ops program attached to the cgroup that is not
+ * `own`, or 0.  Reading other programs' names needs CAP_SYS_ADMIN; without
+ * it the check finds nothing. */
+static __u32 other_tcpkeep_program(int cgroup_fd, __u32 own)
+{
+	__u32 ids[64], count = 64, flags = 0;
+	if (bpf_prog_query(cgroup_fd, BPF_CGROUP_SOCK_OPS, 0, &flags, ids, &count) != 0)
+		return 0;
+	for (__u32 i = 0; i < count; i++) {
+		if (ids[i] == own)
+			continue;
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			continue;
+		struct bpf_prog_info info;
+		int same = program_info(fd, &info) == 0 && strcmp(info.name, SOCKOPS_NAME) == 0;
+		close(fd);
+		if (same)
+			return ids[i];
+	}
+	return 0;
+}
+
+/* tcpkeep's three pins in one directory, opened and checked. */
+struct pins {
+	int map, sockops, setsockopt;
+	__u32 map_id, sockops_id, setsockopt_id;
+	struct tcpkeep_map_value value;
+};
+
+static void close_pins(struct pins *pins)
+{
+	if (pins->map >= 0)
+		close(pins->map);
+	if (pins->sockops >= 0)
+		close(pins->sockops);
+	if (pins->setsockopt >= 0)
+		close(pins->setsockopt);
+	pins->map = pins->sockops = pins->setsockopt = -1;
+}
+
+static int open_program_pin(const char *directory, const char *name, enum bpf_prog_type type,
+			    const char *program, int *fd_out, __u32 *id_out, char *error, size_t size)
+{
+	char path[PATH_MAX];
+	if (join_path(path, directory, name) != 0)
+		return refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", directory);
+	int fd = bpf_obj_get(path);
+	if (fd < 0)
+		return fail(error, size, errno, "opening pinned program %s", path);
+	struct bpf_prog_info info;
+	if (program_info(fd, &info) != 0 || info.type != type || strcmp(info.name, program) != 0) {
+		close(fd);
+		return refuse(error, size, EINVAL, "%s is not tcpkeep's %s program", path, program);
+	}
+	*fd_out = fd;
+	*id_out = info.id;
+	return 0;
+}
+
+static int open_pins(const char *directory, struct pins *pins, char *error, size_t size)
+{
+	char path[PATH_MAX];
+	pins->map = pins->sockops = pins->setsockopt = -1;
+	if (join_path(path, directory, PIN_VALUES) != 0)
+		return refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", directory);
+	pins->map = bpf_obj_get(path);
+	if (pins->map < 0)
+		return fail(error, size, errno, "opening pinned map %s", path);
+	struct bpf_map_info info;
+	__u32 length = sizeof info;
+	memset(&info, 0, sizeof info);
+	__u32 key = 0;
+	if (bpf_obj_get_info_by_fd(pins->map, &info, &length) != 0 || info.type != BPF_MAP_TYPE_ARRAY ||
+	    info.value_size != sizeof pins->value || info.max_entries != 1 ||
+	    bpf_map_lookup_elem(pins->map, &key, &pins->value) != 0 ||
+	    pins->value.layout != TCPKEEP_MAP_LAYOUT) {
+		close_pins(pins);
+		return refuse(error, size, EINVAL,
+			      "%s is not a values map of this version of tcpkeep: detach it with the tcpkeep "
+			      "that attached it, or remove the pins and detach its programs with bpftool",
+			      path);
+	}
+	pins->map_id = info.id;
+	if (open_program_pin(directory, PIN_SOCKOPS, BPF_PROG_TYPE_SOCK_OPS, SOCKOPS_NAME, &pins->sockops,
+			     &pins->sockops_id, error, size) != 0 ||
+	    open_program_pin(directory, PIN_SETSOCKOPT, BPF_PROG_TYPE_CGROUP_SOCKOPT, SETSOCKOPT_NAME,
+			     &pins->setsockopt, &pins->setsockopt_id, error, size) != 0) {
+		int saved = errno;
+		close_pins(pins);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+static int write_value(int map_fd, const struct tcpkeep_map_value *value)
+{
+	__u32 key = 0;
+	return bpf_map_update_elem(map_fd, &key, value, BPF_ANY);
+}
+
+static void map_value_from(const struct tcpkeep_bpf_values *values, uint64_t cgroup_id,
+			   struct tcpkeep_map_value *value)
+{
+	memset(value, 0, sizeof *value);
+	value->layout = TCPKEEP_MAP_LAYOUT;
+	value->configured = values->configured_mask & TCPKEEP_MAP_ALL;
+	value->idle = value->configured & TCPKEEP_MAP_IDLE ? values->idle : 0;
+	value->interval = value->configured & TCPKEEP_MAP_INTERVAL ? values->interval : 0;
+	value->count = value->configured & TCPKEEP_MAP_COUNT ? values->count : 0;
+	value->user_timeout = value->configured & TCPKEEP_MAP_USER_TIMEOUT ? values->user_timeout : 0;
+	value->enforce = values->enforce != 0;
+	long page_size = sysconf(_SC_PAGESIZE);
+	value->page_size = page_size > 0 ? (__u32)page_size : 4096;
+	value->cgroup_id = cgroup_id;
+}
+
+/* ---- public API ---------------------------------------------------------- */
+
+int tcpkeep_bpf_validate(const struct tcpkeep_bpf_values *values, char *error, size_t size)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+		size_t offset;
+		int32_t min, max;
+	} ranges[] = {
+		{TCPKEEP_BPF_IDLE, "idle (TCP_KEEPIDLE, seconds)", offsetof(struct tcpkeep_bpf_values, idle), 1,
+		 32767},
+		{TCPKEEP_BPF_INTERVAL, "interval (TCP_KEEPINTVL, seconds)",
+		 offsetof(struct tcpkeep_bpf_values, interval), 1, 32767},
+		{TCPKEEP_BPF_COUNT, "count (TCP_KEEPCNT, probes)", offsetof(struct tcpkeep_bpf_values, count), 1,
+		 127},
+		{TCPKEEP_BPF_USER_TIMEOUT, "user timeout (TCP_USER_TIMEOUT, milliseconds)",
+		 offsetof(struct tcpkeep_bpf_values, user_timeout), 0, INT32_MAX},
+	};
+	if (values == NULL)
+		return refuse(error, size, EINVAL, "no values given");
+	if (values->configured_mask & ~(uint32_t)TCPKEEP_MAP_ALL)
+		return refuse(error, size, EINVAL, "configured_mask 0x%x has unknown bits",
+			      (unsigned)values->configured_mask);
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+		int32_t value;
+		memcpy(&value, (const char *)values + ranges[i].offset, sizeof value);
+		if ((values->configured_mask & ranges[i].bit) && (value < ranges[i].min || value > ranges[i].max))
+			return refuse(error, size, EINVAL, "%s %d is out of the kernel's range %d..%d",
+				      ranges[i].name, (int)value, (int)ranges[i].min, (int)ranges[i].max);
+	}
+	return 0;
+}
+
+int tcpkeep_bpf_default_pin_directory(const char *cgroup_path, char *buffer, size_t buffer_size, char *error,
+				      size_t error_size)
+{
+	enum tcpkeep_bpf_problem problem;
+	int fd;
+	uint64_t id;
+	if (cgroup_path == NULL || buffer == NULL)
+		return refuse(error, error_size, EINVAL, "no cgroup path or no buffer given");
+	if (open_cgroup(cgroup_path, &fd, &id, &problem, error, error_size) != 0)
+		return -1;
+	close(fd);
+	int length = snprintf(buffer, buffer_size, "%s/%llu", TCPKEEP_BPF_PIN_ROOT, (unsigned long long)id);
+	if (length < 0 || (size_t)length >= buffer_size)
+		return refuse(error, error_size, ENAMETOOLONG, "the pin directory does not fit in %zu bytes",
+			      buffer_size);
+	return 0;
+}
+
+/* Loads the embedded object; NULL (errno set, message written) on failure. */
+static struct bpf_object *load_object(char *error, size_t size)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = "tcpkeep");
+	struct bpf_object *object = bpf_object__open_mem(tcpkeep_bpf_object, tcpkeep_bpf_object_size, &options);
+	if (object == NULL) {
+		fail(error, size, errno, "opening the embedded BPF object");
+		return NULL;
+	}
+	if (bpf_object__load(object) != 0) {
+		int saved = errno;
+		bpf_object__close(object);
+		fail(error, size, saved,
+		     "loading tcpkeep's BPF programs (the kernel lacks a feature they need, or refused them)");
+		return NULL;
+	}
+	return object;
+}
+
+enum tcpkeep_bpf_problem tcpkeep_bpf_preflight(const char *cgroup_path, const char *pin_directory, char *error,
+					       size_t size)
+{
+	libbpf_line[0] = '\0';
+	if (check_privileges(error, size) != 0)
+		return TCPKEEP_BPF_NOT_PRIVILEGED;
+	char mount_point[PATH_MAX];
+	if (find_cgroup2_mount(mount_point, sizeof mount_point, error, size) != 0)
+		return TCPKEEP_BPF_NO_CGROUP2;
+	if (cgroup_path != NULL) {
+		enum tcpkeep_bpf_problem problem;
+		int fd;
+		if (open_cgroup(cgroup_path, &fd, NULL, &problem, error, size) != 0)
+			return problem;
+		close(fd);
+	}
+	if (check_bpffs(pin_directory != NULL ? pin_directory : TCPKEEP_BPF_PIN_ROOT, 0, error, size) != 0)
+		return TCPKEEP_BPF_NO_BPFFS;
+
+	static const struct {
+		enum bpf_prog_type type;
+		const char *name;
+	} types[] = {
+		{BPF_PROG_TYPE_SOCK_OPS, "sock_ops (Linux 4.13)"},
+		{BPF_PROG_TYPE_CGROUP_SOCKOPT, "cgroup_sockopt (Linux 5.3)"},
+	};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		int supported = libbpf_probe_bpf_prog_type(types[i].type, NULL);
+		if (supported != 1) {
+			fail(error, size, supported < 0 ? -supported : 0,
+			     "this kernel cannot load BPF programs of type %s", types[i].name);
+			errno = EOPNOTSUPP;
+			return TCPKEEP_BPF_KERNEL_UNSUPPORTED;
+		}
+	}
+	static const struct {
+		enum bpf_func_id helper;
+		const char *name;
+	} helpers[] = {
+		{BPF_FUNC_setsockopt, "bpf_setsockopt"},
+		{BPF_FUNC_getsockopt, "bpf_getsockopt"},
+	};
+	for (size_t i = 0; i < sizeof helpers / sizeof helpers[0]; i++) {
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, helpers[i].helper, NULL) != 1) {
+			refuse(error, size, EOPNOTSUPP, "this kernel has no %s helper for sock_ops programs",
+			       helpers[i].name);
+			return TCPKEEP_BPF_KERNEL_UNSUPPORTED;
+		}
+	}
+	/* The decisive check: the verifier accepts tcpkeep's own programs. */
+	libbpf_print_fn_t previous = capture_libbpf(0);
+	struct bpf_object *object = load_object(error, size);
+	release_libbpf(previous);
+	if (object == NULL) {
+		if (errno == EPERM)
+			return TCPKEEP_BPF_NOT_PRIVILEGED;
+		errno = EOPNOTSUPP;
+		return TCPKEEP_BPF_KERNEL_UNSUPPORTED;
+	}
+	bpf_object__close(object);
+	return TCPKEEP_BPF_READY;
+}
+
+/* What attach_fresh() did, for undoing it. */
+struct undo {
+	int cgroup_fd;
+	int sockops_fd, setsockopt_fd;
+	int attached_sockops, attached_setsockopt;
+	char pins[3][PATH_MAX];
+	int pin_count;
+	char pin_directory[PATH_MAX];
+	char created_top[PATH_MAX]; /* the topmost directory created, or "" */
+};
+
+static void undo_all(struct undo *undo)
+{
+	int saved = errno;
+	if (undo->attached_setsockopt)
+		bpf_prog_detach2(undo->setsockopt_fd, undo->cgroup_fd, BPF_CGROUP_SETSOCKOPT);
+	if (undo->attached_sockops)
+		bpf_prog_detach2(undo->sockops_fd, undo->cgroup_fd, BPF_CGROUP_SOCK_OPS);
+	for (int i = undo->pin_count - 1; i >= 0; i--)
+		unlink(undo->pins[i]);
+	if (undo->created_top[0] != '\0') {
+		/* Every directory from the pin directory up to created_top is ours. */
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s", undo->pin_directory);
+		size_t top = strlen(undo->created_top);
+		while (strlen(path) >= top) {
+			if (rmdir(path) != 0)
+				break;
+			char *slash = strrchr(path, '/');
+			if (slash == NULL || slash == path)
+				break;
+			*slash = '\0';
+		}
+	}
+	errno = saved;
+}
+
+/* mkdir -p, remembering the topmost directory it created. */
+static int make_directories(const char *directory, struct undo *undo, char *error, size_t size)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s", directory);
+	for (char *p = path + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(path, 0700) == 0) {
+			if (undo->created_top[0] == '\0')
+				snprintf(undo->created_top, sizeof undo->created_top, "%s", path);
+		} else if (errno != EEXIST) {
+			return fail(error, size, errno, "creating pin directory %s", path);
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	return 0;
+}
+
+static int pin(int fd, const char *directory, const char *name, struct undo *undo, char *error, size_t size)
+{
+	char *path = undo->pins[undo->pin_count];
+	if (join_path(path, directory, name) != 0)
+		return refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", directory);
+	if (bpf_obj_pin(fd, path) != 0)
+		return fail(error, size, errno, "pinning %s", path);
+	undo->pin_count++;
+	return 0;
+}
+
+/* Loads the embedded object, writes `value` into its map and pins the map and both programs in
+ * `directory`, recording all of it in `undo`.  On success *object_out holds the loaded object
+ * (the caller attaches and closes it); on failure everything is undone. */
+static int load_and_pin(const char *directory, const struct tcpkeep_map_value *value, struct undo *undo,
+			struct bpf_object **object_out, char *error, size_t size)
+{
+	struct bpf_object *object = load_object(error, size);
+	if (object == NULL)
+		return -1;
+	struct bpf_map *map = bpf_object__find_map_by_name(object, MAP_NAME);
+	struct bpf_program *sockops = bpf_object__find_program_by_name(object, SOCKOPS_NAME);
+	struct bpf_program *setsockopt = bpf_object__find_program_by_name(object, SETSOCKOPT_NAME);
+	if (map == NULL || sockops == NULL || setsockopt == NULL) {
+		bpf_object__close(object);
+		return refuse(error, size, ENOENT, "the embedded BPF object lacks %s, %s or %s", MAP_NAME,
+			      SOCKOPS_NAME, SETSOCKOPT_NAME);
+	}
+	int map_fd = bpf_map__fd(map);
+	undo->sockops_fd = bpf_program__fd(sockops);
+	undo->setsockopt_fd = bpf_program__fd(setsockopt);
+	/* The values go in before anything is attached, so no connection ever
+	 * meets an empty map. */
+	if (write_value(map_fd, value) != 0) {
+		fail(error, size, errno, "writing the values map");
+	} else if (make_directories(directory, undo, error, size) == 0 &&
+		   pin(map_fd, directory, PIN_VALUES, undo, error, size) == 0 &&
+		   pin(undo->sockops_fd, directory, PIN_SOCKOPS, undo, error, size) == 0 &&
+		   pin(undo->setsockopt_fd, directory, PIN_SETSOCKOPT, undo, error, size) == 0) {
+		*object_out = object;
+		return 0;
+	}
+	undo_all(undo);
+	int saved = errno;
+	bpf_object__close(object);
+	errno = saved;
+	return -1;
+}
+
+static int attach_fresh(int cgroup_fd, const char *cgroup_path, const char *directory,
+			const struct tcpkeep_map_value *value, char *error, size_t size)
+{
+	struct undo undo;
+	memset(&undo, 0, sizeof undo);
+	undo.cgroup_fd = cgroup_fd;
+	snprintf(undo.pin_directory, sizeof undo.pin_directory, "%s", directory);
+
+	__u32 other = other_tcpkeep_program(cgroup_fd, 0);
+	if (other != 0)
+		return refuse(error, size, EEXIST,
+			      "cgroup %s already has a tcpkeep sock_ops program (id %u) pinned elsewhere: "
+			      "detach that one first (bpftool cgroup detach %s sock_ops id %u)",
+			      cgroup_path, other, cgroup_path, other);
+
+	struct bpf_object *object;
+	if (load_and_pin(directory, value, &undo, &object, error, size) != 0)
+		return -1;
+	if (bpf_prog_attach(undo.sockops_fd, cgroup_fd, BPF_CGROUP_SOCK_OPS, BPF_F_ALLOW_MULTI) != 0) {
+		fail(error, size, errno, "attaching %s to cgroup %s (BPF_CGROUP_SOCK_OPS)", SOCKOPS_NAME,
+		     cgroup_path);
+		goto failed;
+	}
+	undo.attached_sockops = 1;
+	if (value->enforce) {
+		if (bpf_prog_attach(undo.setsockopt_fd, cgroup_fd, BPF_CGROUP_SETSOCKOPT, BPF_F_ALLOW_MULTI) != 0) {
+			fail(error, size, errno, "attaching %s to cgroup %s (BPF_CGROUP_SETSOCKOPT)",
+			     SETSOCKOPT_NAME, cgroup_path);
+			goto failed;
+		}
+		undo.attached_setsockopt = 1;
+	}
+	/* The pins and the cgroup now hold the programs and the map. */
+	bpf_object__close(object);
+	return 0;
+
+failed:
+	undo_all(&undo);
+	{
+		int saved = errno;
+		bpf_object__close(object);
+		errno = saved;
+	}
+	return -1;
+}
+
+int tcpkeep_bpf_pin(const char *pin_directory, const struct tcpkeep_bpf_values *values, uint32_t flags,
+		    char *error, size_t size)
+{
+	libbpf_print_fn_t previous = capture_libbpf((flags & TCPKEEP_BPF_VERBOSE) != 0);
+	int result = -1;
+	if (pin_directory == NULL || pin_directory[0] != '/') {
+		refuse(error, size, EINVAL, "pinning needs an absolute pin directory");
+		goto out;
+	}
+	if (tcpkeep_bpf_validate(values, error, size) != 0 || check_privileges(error, size) != 0 ||
+	    check_bpffs(pin_directory, (flags & TCPKEEP_BPF_MOUNT_BPFFS) != 0, error, size) != 0)
+		goto out;
+	/* No cgroup: systemd attaches the pinned programs to the unit's cgroup at each start. */
+	struct tcpkeep_map_value value;
+	map_value_from(values, 0, &value);
+	char values_pin[PATH_MAX];
+	struct stat st;
+	if (join_path(values_pin, pin_directory, PIN_VALUES) != 0) {
+		refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", pin_directory);
+	} else if (lstat(values_pin, &st) == 0) {
+		struct pins pins;
+		if (open_pins(pin_directory, &pins, error, size) == 0) {
+			result = write_value(pins.map, &value);
+			if (result != 0)
+				fail(error, size, errno, "writing the values map %s", values_pin);
+			close_pins(&pins);
+		}
+	} else {
+		struct undo undo;
+		memset(&undo, 0, sizeof undo);
+		undo.cgroup_fd = -1;
+		snprintf(undo.pin_directory, sizeof undo.pin_directory, "%s", pin_directory);
+		struct bpf_object *object;
+		result = load_and_pin(pin_directory, &value, &undo, &object, error, size);
+		if (result == 0)
+			bpf_object__close(object);
+	}
+out: {
+	int saved = errno;
+	release_libbpf(previous);
+	errno = saved;
+}
+	return result;
+}
+
+static int attach_update(int cgroup_fd, const char *cgroup_path, uint64_t cgroup_id, const char *directory,
+			 const struct tcpkeep_map_value *value, char *error, size_t size)
+{
+	struct pins pins;
+	if (open_pins(directory, &pins, error, size) != 0)
+		return -1;
+	int result = -1;
+	if (pins.value.cgroup_id != cgroup_id) {
+		refuse(error, size, EINVAL, "the pins in %s belong to cgroup id %llu, not to %s (id %llu)",
+		       directory, (unsigned long long)pins.value.cgroup_id, cgroup_path,
+		       (unsigned long long)cgroup_id);
+		goto out;
+	}
+	int sockops_attached, setsockopt_attached;
+	if (is_attached(cgroup_fd, BPF_CGROUP_SOCK_OPS, pins.sockops_id, &sockops_attached) != 0 ||
+	    is_attached(cgroup_fd, BPF_CGROUP_SETSOCKOPT, pins.setsockopt_id, &setsockopt_attached) != 0) {
+		fail(error, size, errno, "querying the programs attached to cgroup %s (BPF_PROG_QUERY)",
+		     cgroup_path);
+		goto out;
+	}
+	__u32 other = other_tcpkeep_program(cgroup_fd, pins.sockops_id);
+	if (other != 0) {
+		refuse(error, size, EEXIST,
+		       "cgroup %s also has a tcpkeep sock_ops program (id %u) pinned elsewhere: detach that one "
+		       "first (bpftool cgroup detach %s sock_ops id %u)",
+		       cgroup_path, other, cgroup_path, other);
+		goto out;
+	}
+
+	const struct tcpkeep_map_value old = pins.value;
+	int did_attach_sockops = 0, did_attach_setsockopt = 0, did_detach_setsockopt = 0, wrote = 0;
+	if (!sockops_attached) {
+		if (bpf_prog_attach(pins.sockops, cgroup_fd, BPF_CGROUP_SOCK_OPS, BPF_F_ALLOW_MULTI) != 0) {
+			fail(error, size, errno, "re-attaching %s to cgroup %s (BPF_CGROUP_SOCK_OPS)", SOCKOPS_NAME,
+			     cgroup_path);
+			goto restore;
+		}
+		did_attach_sockops = 1;
+	}
+	/* Turning enforce on: values first, then the hook; off: the reverse. */
+	if (!value->enforce && setsockopt_attached) {
+		if (bpf_prog_detach2(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT) != 0 && errno != ENOENT) {
+			fail(error, size, errno, "detaching %s from cgroup %s", SETSOCKOPT_NAME, cgroup_path);
+			goto restore;
+		}
+		did_detach_setsockopt = 1;
+	}
+	if (write_value(pins.map, value) != 0) {
+		fail(error, size, errno, "updating the pinned values map in %s", directory);
+		goto restore;
+	}
+	wrote = 1;
+	if (value->enforce && !setsockopt_attached) {
+		if (bpf_prog_attach(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT, BPF_F_ALLOW_MULTI) != 0) {
+			fail(error, size, errno, "attaching %s to cgroup %s (BPF_CGROUP_SETSOCKOPT)",
+			     SETSOCKOPT_NAME, cgroup_path);
+			goto restore;
+		}
+		did_attach_setsockopt = 1;
+	}
+	result = 0;
+	goto out;
+
+restore: {
+	int saved = errno;
+	if (did_attach_setsockopt)
+		bpf_prog_detach2(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT);
+	if (wrote)
+		write_value(pins.map, &old);
+	if (did_detach_setsockopt)
+		bpf_prog_attach(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT, BPF_F_ALLOW_MULTI);
+	if (did_attach_sockops)
+		bpf_prog_detach2(pins.sockops, cgroup_fd, BPF_CGROUP_SOCK_OPS);
+	errno = saved;
+}
+out: {
+	int saved = errno;
+	close_pins(&pins);
+	errno = saved;
+}
+	return result;
+}
+
+int tcpkeep_bpf_attach(const char *cgroup_path, const char *pin_directory, const struct tcpkeep_bpf_values *values,
+		       uint32_t flags, char *error, size_t size)
+{
+	libbpf_print_fn_t previous = capture_libbpf((flags & TCPKEEP_BPF_VERBOSE) != 0);
+	int result = -1, cgroup_fd = -1;
+	uint64_t cgroup_id;
+	enum tcpkeep_bpf_problem problem;
+	if (cgroup_path == NULL || pin_directory == NULL || pin_directory[0] != '/') {
+		refuse(error, size, EINVAL, "attach needs a cgroup path and an absolute pin directory");
+		goto out;
+	}
+	if (tcpkeep_bpf_validate(values, error, size) != 0 || check_privileges(error, size) != 0 ||
+	    open_cgroup(cgroup_path, &cgroup_fd, &cgroup_id, &problem, error, size) != 0 ||
+	    check_bpffs(pin_directory, (flags & TCPKEEP_BPF_MOUNT_BPFFS) != 0, error, size) != 0)
+		goto out;
+
+	struct tcpkeep_map_value value;
+	map_value_from(values, cgroup_id, &value);
+	char values_pin[PATH_MAX];
+	if (join_path(values_pin, pin_directory, PIN_VALUES) != 0) {
+		refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", pin_directory);
+		goto out;
+	}
+	struct stat st;
+	if (lstat(values_pin, &st) == 0) {
+		result = attach_update(cgroup_fd, cgroup_path, cgroup_id, pin_directory, &value, error, size);
+	} else if (errno == ENOENT) {
+		char path[PATH_MAX];
+		if ((join_path(path, pin_directory, PIN_SOCKOPS) == 0 && lstat(path, &st) == 0) ||
+		    (join_path(path, pin_directory, PIN_SETSOCKOPT) == 0 && lstat(path, &st) == 0)) {
+			refuse(error, size, EEXIST,
+			       "%s holds a program pin but no values map, left by an interrupted run: detach it "
+			       "first",
+			       pin_directory);
+			goto out;
+		}
+		result = attach_fresh(cgroup_fd, cgroup_path, pin_directory, &value, error, size);
+	} else {
+		fail(error, size, errno, "looking for pins in %s", pin_directory);
+	}
+out: {
+	int saved = errno;
+	if (cgroup_fd >= 0)
+		close(cgroup_fd);
+	release_libbpf(previous);
+	errno = saved;
+}
+	return result;
+}
+
+int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char *error, size_t size)
+{
+	libbpf_print_fn_t previous = capture_libbpf(0);
+	int result = -1, cgroup_fd = -1, map_fd = -1;
+	struct stat st;
+	if (pin_directory == NULL || pin_directory[0] != '/') {
+		refuse(error, size, EINVAL, "detach needs an absolute pin directory");
+		goto out;
+	}
+	if (stat(pin_directory, &st) != 0) {
+		if (errno == ENOENT)
+			refuse(error, size, ENOENT, "nothing to detach: %s does not exist", pin_directory);
+		else
+			fail(error, size, errno, "pin directory %s", pin_directory);
+		goto out;
+	}
+	char path[PATH_MAX];
+	uint64_t pinned_id = 0;
+	int have_pinned_id = 0;
+	if (join_path(path, pin_directory, PIN_VALUES) != 0) {
+		refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", pin_directory);
+		goto out;
+	}
+	map_fd = bpf_obj_get(path);
+	if (map_fd >= 0) {
+		struct tcpkeep_map_value value;
+		__u32 key = 0;
+		if (bpf_map_lookup_elem(map_fd, &key, &value) == 0 && value.layout == TCPKEEP_MAP_LAYOUT) {
+			pinned_id = value.cgroup_id;
+			have_pinned_id = 1;
+		}
+	} else if (errno != ENOENT) {
+		fail(error, size, errno, "opening pinned map %s", path);
+		goto out;
+	}
+
+	if (cgroup_path != NULL) {
+		enum tcpkeep_bpf_problem problem;
+		uint64_t id;
+		if (open_cgroup(cgroup_path, &cgroup_fd, &id, &problem, error, size) != 0) {
+			/* A removed cgroup took its attachments with it. */
+			if (problem != TCPKEEP_BPF_CGROUP_MISSING)
+				goto out;
+			cgroup_fd = -1;
+		} else if (have_pinned_id && id != pinned_id) {
+			refuse(error, size, EINVAL, "the pins in %s belong to cgroup id %llu, not to %s (id %llu)",
+			       pin_directory, (unsigned long long)pinned_id, cgroup_path, (unsigned long long)id);
+			goto out;
+		}
+	} else if (have_pinned_id) {
+		cgroup_fd = open_cgroup_by_id(pinned_id, NULL, 0);
+	}
+
+	static const struct {
+		const char *pin;
+		enum bpf_attach_type type;
+		const char *name;
+	} programs[] = {
+		{PIN_SETSOCKOPT, BPF_CGROUP_SETSOCKOPT, SETSOCKOPT_NAME},
+		{PIN_SOCKOPS, BPF_CGROUP_SOCK_OPS, SOCKOPS_NAME},
+	};
+	for (size_t i = 0; i < 2 && cgroup_fd >= 0; i++) {
+		if (join_path(path, pin_directory, programs[i].pin) != 0)
+			continue;
+		int fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		int detached = bpf_prog_detach2(fd, cgroup_fd, programs[i].type);
+		int saved = errno;
+		close(fd);
+		if (detached != 0 && saved != ENOENT) {
+			fail(error, size, saved, "detaching %s from the cgroup", programs[i].name);
+			goto out;
+		}
+	}
+	static const char *const pin_names[] = {PIN_SETSOCKOPT, PIN_SOCKOPS, PIN_VALUES};
+	for (size_t i = 0; i < 3; i++) {
+		if (join_path(path, pin_directory, pin_names[i]) == 0 && unlink(path) != 0 && errno != ENOENT) {
+			fail(error, size, errno, "removing pin %s", path);
+			goto out;
+		}
+	}
+	if (rmdir(pin_directory) != 0) {
+		if (errno == ENOTEMPTY)
+			fail(error, size, errno,
+			     "tcpkeep's programs are detached and its pins removed, but %s holds other files and "
+			     "stays",
+			     pin_directory);
+		else
+			fail(error, size, errno, "removing pin directory %s", pin_directory);
+		goto out;
+	}
+	result = 0;
+out: {
+	int saved = errno;
+	if (map_fd >= 0)
+		close(map_fd);
+	if (cgroup_fd >= 0)
+		close(cgroup_fd);
+	release_libbpf(previous);
+	errno = saved;
+}
+	return result;
+}
+
+int tcpkeep_bpf_get_status(const char *pin_directory, struct tcpkeep_bpf_status *status, char *cgroup_path,
+		       size_t cgroup_path_size, char *error, size_t size)
+{
+	libbpf_line[0] = '\0';
+	struct pins pins;
+	if (cgroup_path != NULL && cgroup_path_size > 0)
+		cgroup_path[0] = '\0';
+	if (pin_directory == NULL || status == NULL)
+		return refuse(error, size, EINVAL, "status needs a pin directory and a status to fill");
+	if (open_pins(pin_directory, &pins, error, size) != 0)
+		return -1;
+	memset(status, 0, sizeof *status);
+	status->cgroup_id = pins.value.cgroup_id;
+	status->values.configured_mask = pins.value.configured;
+	status->values.idle = pins.value.idle;
+	status->values.interval = pins.value.interval;
+	status->values.count = pins.value.count;
+	status->values.user_timeout = pins.value.user_timeout;
+	status->values.enforce = pins.value.enforce;
+	status->map_id = pins.map_id;
+	status->sockops_program_id = pins.sockops_id;
+	status->setsockopt_program_id = pins.setsockopt_id;
+	status->sockops_attached = status->setsockopt_attached = -1;
+	int cgroup_fd = open_cgroup_by_id(pins.value.cgroup_id, cgroup_path, cgroup_path_size);
+	if (cgroup_fd >= 0) {
+		int attached;
+		if (is_attached(cgroup_fd, BPF_CGROUP_SOCK_OPS, pins.sockops_id, &attached) == 0)
+			status->sockops_attached = attached;
+		if (is_attached(cgroup_fd, BPF_CGROUP_SETSOCKOPT, pins.setsockopt_id, &attached) == 0)
+			status->setsockopt_attached = attached;
+		close(cgroup_fd);
+	}
+	close_pins(&pins);
+	return 0;
+}

@@ -1,0 +1,169 @@
+import CTCPKeepBPF
+import TCPKeepCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why kernel mode could not do what was asked: one line, and nothing left loaded, pinned or
+/// attached (the loader undoes a failed step).
+public struct KernelModeError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// The cgroup v2 mount, from /proc/mounts.
+func cgroupV2MountPoint() throws -> String {
+    guard let mount = cgroupV2Mount(mounts: (try? Files.readText("/proc/mounts")) ?? "") else {
+        throw KernelModeError(description: "no cgroup v2 hierarchy is mounted (none in /proc/mounts): kernel mode attaches to cgroup v2 only")
+    }
+    return mount
+}
+
+/// The cgroup directory a target names.
+public func cgroupDirectory(of target: KernelTarget) throws -> String {
+    let mount = try cgroupV2MountPoint()
+    switch target {
+    case .all:
+        return mount
+    case .cgroup(let path):
+        return cgroupDirectory(path, mount: mount)
+    case .pid(let pid):
+        try requireProcess(pid, "--pid")
+        guard let text = try Files.readText("/proc/\(pid)/cgroup"), let path = cgroupV2Path(fromCgroup: text) else {
+            throw KernelModeError(description: "/proc/\(pid)/cgroup names no cgroup v2 path")
+        }
+        return cgroupDirectory(path, mount: mount)
+    case .unit(let unit):
+        guard systemdIsRunning else {
+            throw KernelModeError(description: "systemd is not running here, so \(unit) has no control group; name the cgroup with --cgroup")
+        }
+        let shown = try runSuccessfully(["systemctl", "show", "-p", "ControlGroup", "--value", unit.name])
+        let path = shown.output.split(separator: "\n").first.map(String.init) ?? ""
+        guard !path.isEmpty else {
+            throw KernelModeError(description: "\(unit) has no control group now (it is not running); tcpkeep systemd \(unit) --kernel --write covers it from its next start")
+        }
+        return cgroupDirectory(path, mount: mount)
+    }
+}
+
+/// The loader's values for the settings: SO_KEEPALIVE always, each configured value.
+private func bpfValues(_ settings: KeepaliveSettings) -> tcpkeep_bpf_values {
+    var values = tcpkeep_bpf_values()
+    for (value, bit, field) in [
+        (settings.idle, TCPKEEP_BPF_IDLE, \tcpkeep_bpf_values.idle), (settings.interval, TCPKEEP_BPF_INTERVAL, \.interval),
+        (settings.count, TCPKEEP_BPF_COUNT, \.count), (settings.userTimeout, TCPKEEP_BPF_USER_TIMEOUT, \.user_timeout),
+    ] {
+        guard let value else { continue }
+        values.configured_mask |= bit
+        values[keyPath: field] = Int32(value)
+    }
+    values.enforce = settings.enforce ? 1 : 0
+    return values
+}
+
+/// The text a C function wrote into a buffer, up to its NUL.
+private func text(of buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Calls a loader function with an error buffer; its message on failure.
+private func loader(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws(KernelModeError) {
+    var error = [CChar](repeating: 0, count: 512)
+    let result = error.withUnsafeMutableBufferPointer { call($0.baseAddress!, $0.count) }
+    guard result == 0 else { throw KernelModeError(description: text(of: error)) }
+}
+
+/// Refuses, with the loader's reason, what would fail: no rights, no cgroup v2, a missing or v1
+/// cgroup, no bpffs, a kernel without the program types.
+private func preflight(cgroup: String?, pins: String) throws(KernelModeError) {
+    try loader { error, size in
+        let problem = tcpkeep_bpf_preflight(cgroup, pins, error, size)
+        // bpffs missing at the pin root is no problem: attaching mounts it at /sys/fs/bpf.
+        return problem == TCPKEEP_BPF_READY || (problem == TCPKEEP_BPF_NO_BPFFS && pins.hasPrefix("/sys/fs/bpf/")) ? 0 : -1
+    }
+}
+
+private func defaultPinDirectory(_ cgroup: String) throws(KernelModeError) -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+    try loader { error, size in tcpkeep_bpf_default_pin_directory(cgroup, &buffer, buffer.count, error, size) }
+    return text(of: buffer)
+}
+
+/// Attaches kernel mode to the cgroup, or changes the values of tcpkeep's attachment there in
+/// place; returns the attachment as the kernel then holds it.
+public func attachKernelMode(to cgroup: String, settings: KeepaliveSettings) throws -> KernelAttachment {
+    let pins = try defaultPinDirectory(cgroup)
+    try preflight(cgroup: cgroup, pins: pins)
+    var values = bpfValues(settings)
+    try loader { error, size in tcpkeep_bpf_attach(cgroup, pins, &values, UInt32(TCPKEEP_BPF_MOUNT_BPFFS), error, size) }
+    return try kernelAttachment(pinnedIn: pins)
+}
+
+/// Detaches tcpkeep's programs from the cgroup and removes their pins; false when tcpkeep has
+/// none there.
+public func detachKernelMode(from cgroup: String) throws -> Bool {
+    let pins = try defaultPinDirectory(cgroup)
+    guard Files.isDirectory(pins) else { return false }
+    try loader { error, size in tcpkeep_bpf_detach(cgroup, pins, error, size) }
+    return true
+}
+
+/// Loads and pins the programs for a unit, attached to nothing: systemd attaches them at each
+/// start of the unit (`BPFProgram=`). Pins already there get the new values in place.
+public func pinKernelMode(for unit: UnitName, settings: KeepaliveSettings) throws -> KernelAttachment {
+    let pins = unitPinDirectory(unit)
+    try preflight(cgroup: nil, pins: pins)
+    var values = bpfValues(settings)
+    try loader { error, size in tcpkeep_bpf_pin(pins, &values, UInt32(TCPKEEP_BPF_MOUNT_BPFFS), error, size) }
+    return try kernelAttachment(pinnedIn: pins)
+}
+
+/// Removes a unit's pins; false when there are none.
+public func unpinKernelMode(for unit: UnitName) throws -> Bool {
+    let pins = unitPinDirectory(unit)
+    guard Files.isDirectory(pins) else { return false }
+    try loader { error, size in tcpkeep_bpf_detach(nil, pins, error, size) }
+    return true
+}
+
+/// Every attachment tcpkeep has pinned: one per cgroup, and one per unit.
+public func kernelAttachments() throws -> [KernelAttachment] {
+    let directories = Files.names(in: kernelPinRoot).filter { $0 != "unit" }.map { "\(kernelPinRoot)/\($0)" }
+        + Files.names(in: "\(kernelPinRoot)/unit").map { "\(kernelPinRoot)/unit/\($0)" }
+    return try directories.map(kernelAttachment(pinnedIn:))
+}
+
+private func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAttachment {
+    var status = tcpkeep_bpf_status()
+    var cgroup = [CChar](repeating: 0, count: Int(PATH_MAX))
+    try loader { error, size in tcpkeep_bpf_get_status(pins, &status, &cgroup, cgroup.count, error, size) }
+    let values = status.values
+    let configured = { (bit: UInt32) in values.configured_mask & bit != 0 }
+    let settings = KeepaliveSettings(
+        idle: configured(TCPKEEP_BPF_IDLE) ? Int(values.idle) : nil,
+        interval: configured(TCPKEEP_BPF_INTERVAL) ? Int(values.interval) : nil,
+        count: configured(TCPKEEP_BPF_COUNT) ? Int(values.count) : nil,
+        userTimeout: configured(TCPKEEP_BPF_USER_TIMEOUT) ? Int(values.user_timeout) : nil,
+        enforce: values.enforce != 0)
+    let path = text(of: cgroup)
+    let attached = { (flag: Int32) in flag < 0 ? nil : flag == 1 }
+    return KernelAttachment(
+        pinDirectory: pins, cgroup: status.cgroup_id == 0 || path.isEmpty ? nil : path, settings: settings,
+        sockopsProgramID: status.sockops_program_id, setsockoptProgramID: status.setsockopt_program_id, mapID: status.map_id,
+        sockopsAttached: status.cgroup_id == 0 ? nil : attached(status.sockops_attached),
+        setsockoptAttached: status.cgroup_id == 0 ? nil : attached(status.setsockopt_attached))
+}
+
+/// The tcpkeep attachment whose sock_ops program runs for a process's sockets (attached to its
+/// cgroup or an ancestor, by tcpkeep or by systemd from a unit's pins); nil when none does or
+/// it cannot be told.
+func kernelAttachment(covering pid: Int32) -> KernelAttachment? {
+    guard let attachments = try? kernelAttachments(), !attachments.isEmpty,
+        let cgroup = try? cgroupDirectory(of: .pid(pid))
+    else { return nil }
+    return attachments.first { attachment in
+        var runs: Int32 = 0
+        let queried = (try? loader { error, size in tcpkeep_bpf_runs_in(cgroup, attachment.sockopsProgramID, &runs, error, size) }) != nil
+        return queried && runs == 1
+    }
+}

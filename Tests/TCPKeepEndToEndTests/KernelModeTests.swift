@@ -1,0 +1,203 @@
+import Foundation
+import Testing
+
+/// `tcpkeep kernel` on the real kernel: test cgroups under the cgroup v2 mount, programs moved
+/// into them, their sockets read back with getsockopt, and the kernel's own view (bpftool).
+@Suite("Kernel mode", .serialized)
+struct KernelModeTests {
+    static let values = ["--idle", "30", "--interval", "5", "--count", "3", "--user-timeout", "10s"]
+    static let configured = ["keepalive": "1", "idle": "30", "interval": "5", "count": "3", "user_timeout": "10000"]
+
+    /// A cgroup of the test's own, removed with the programs moved out when done.
+    final class TestCgroup {
+        let path: String
+        let relative: String
+
+        init(_ name: String) throws {
+            try requireRoot()
+            let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
+            let entries: [[Substring]] = mounts.split(separator: "\n").map { $0.split(separator: " ") }
+            let entry = try #require(entries.first { $0.count > 2 && $0[2] == "cgroup2" }, "no cgroup v2 mount")
+            let mount = String(entry[1])
+            relative = "tcpkeep-test-\(name)-\(getpid())"
+            path = "\(mount)/\(relative)"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        }
+
+        /// `program` started inside the cgroup: a shell moves itself in, then becomes it.
+        func command(_ program: [String]) -> [String] {
+            ["sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", path] + program
+        }
+
+        func remove() {
+            _ = try? runProcess([Artifacts.tcpkeep, "kernel", "detach", "--cgroup", path])
+            rmdir(path)
+        }
+    }
+
+    func tcpkeep(_ arguments: [String]) throws -> ProcessResult {
+        try runProcess([Artifacts.tcpkeep] + arguments)
+    }
+
+    /// The options a client's connection got: it connects to a server outside every test cgroup.
+    func connect(_ client: (String) -> [String]) throws -> [String: String] {
+        let server = try RunningProgram([try Artifacts.staticProbe.get(), "serve"], readyLine: "port ")
+        defer { server.stop() }
+        let port = try #require(server.lines.first { $0.hasPrefix("port ") }).dropFirst("port ".count)
+        let result = try runProcess(client(String(port)))
+        let line = try #require(result.lines.first { $0.hasPrefix("connected") || $0.hasPrefix("connect ") }, "\(result)")
+        return fields(of: line)
+    }
+
+    func status() throws -> [[String: Any]] {
+        let result = try tcpkeep(["kernel", "status", "--format", "json"])
+        try #require(result.status == 0, "\(result)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        return try #require(object?["attachments"] as? [[String: Any]], "\(result)")
+    }
+
+    @Test("a static and a Go program in the cgroup get keepalive and the values; a process outside is untouched")
+    func staticAndGo() throws {
+        let cgroup = try TestCgroup("reach")
+        defer { cgroup.remove() }
+        let attached = try tcpkeep(["kernel", "attach", "--cgroup", cgroup.relative] + Self.values)
+        #expect(attached.status == 0, "\(attached)")
+        let probe = try Artifacts.staticProbe.get(), go = try Artifacts.goClient.get()
+        #expect(try connect { cgroup.command([probe, "connect", $0]) }.filter { Self.configured[$0.key] != nil } == Self.configured)
+        // Go's own keepalive off: what the kernel set is what stays.
+        let goOptions = try connect { cgroup.command([go, $0, "plain"]) }.filter { Self.configured[$0.key] != nil }
+        #expect(goOptions == Self.configured, "\(goOptions)")
+        #expect(try connect { [probe, "connect", $0] }["keepalive"] == "0", "a process outside the cgroup got keepalive")
+    }
+
+    @Test("changing the values changes the live attachment in place; enforce rewrites a loosening program")
+    func liveChangeAndEnforce() throws {
+        let cgroup = try TestCgroup("live")
+        defer { cgroup.remove() }
+        try #require(try tcpkeep(["kernel", "attach", "--cgroup", cgroup.relative] + Self.values).status == 0)
+        let before = try #require(try status().first { $0["cgroup"] as? String == cgroup.path })
+        let changed = try tcpkeep(["kernel", "attach", "--cgroup", cgroup.path, "--idle", "40", "--interval", "6", "--count", "4", "--enforce"])
+        #expect(changed.status == 0, "\(changed)")
+        let after = try #require(try status().first { $0["cgroup"] as? String == cgroup.path })
+        #expect(after["sockops_program_id"] as? Int == before["sockops_program_id"] as? Int, "the program was replaced, not updated")
+        #expect(after["idle_seconds"] as? Int == 40 && after["enforce"] as? Bool == true && after["setsockopt_attached"] as? Bool == true)
+        let probe = try Artifacts.staticProbe.get()
+        #expect(try connect { cgroup.command([probe, "connect", $0]) }["idle"] == "40")
+        // The probe sets idle 600 and SO_KEEPALIVE 0 after connect, a stricter idle 5, and an idle the kernel refuses.
+        let server = try RunningProgram([probe, "serve"], readyLine: "port ")
+        defer { server.stop() }
+        let port = String(try #require(server.lines.first { $0.hasPrefix("port ") }).dropFirst("port ".count))
+        let enforced = try runProcess(cgroup.command([probe, "enforce", port]))
+        let outcome = Dictionary(enforced.lines.map { (String($0.split(separator: " ")[0]), fields(of: $0)) }, uniquingKeysWith: { a, _ in a })
+        #expect(outcome["loosen-idle-600"]?["idle"] == "40", "\(enforced)")
+        #expect(outcome["loosen-keepalive-0"]?["keepalive"] == "1", "\(enforced)")
+        #expect(outcome["stricter-idle-5"]?["idle"] == "5", "\(enforced)")
+        #expect(outcome["range-idle-40000"]?["rc"] == "-1" && outcome["range-idle-40000"]?["errno"] == "EINVAL", "\(enforced)")
+    }
+
+    @Test("detach leaves no tcpkeep program attached or pinned, as the kernel itself reports")
+    func detach() throws {
+        try requireProgram("bpftool")
+        let cgroup = try TestCgroup("detach")
+        defer { cgroup.remove() }
+        try #require(try tcpkeep(["kernel", "attach", "--cgroup", cgroup.relative, "--enforce"] + Self.values).status == 0)
+        let shown = try runProcess(["bpftool", "cgroup", "show", cgroup.path])
+        #expect(shown.stdout.contains("tcpkeep_sockops") && shown.stdout.contains("tcpkeep_setopt"), "\(shown)")
+        let pins = try #require(try status().first { $0["cgroup"] as? String == cgroup.path }?["pin_directory"] as? String)
+        let detached = try tcpkeep(["kernel", "detach", "--cgroup", cgroup.relative])
+        #expect(detached.status == 0 && detached.stdout.contains("detached"), "\(detached)")
+        let after = try runProcess(["bpftool", "cgroup", "show", cgroup.path])
+        #expect(!after.stdout.contains("tcpkeep"), "\(after)")
+        #expect(!FileManager.default.fileExists(atPath: pins))
+        #expect(try status().allSatisfy { $0["cgroup"] as? String != cgroup.path })
+    }
+
+    @Test("refusals: one line, exit 2, nothing loaded, pinned or attached")
+    func refusals() throws {
+        try requireProgram("setpriv")
+        let cgroup = try TestCgroup("refuse")
+        defer { cgroup.remove() }
+        let before = try status().count
+        let cases: [([String], [String], String)] = [
+            ([], ["--cgroup", "tcpkeep-no-such-cgroup"], "does not exist"),
+            ([], ["--cgroup", "/sys/fs/cgroup/memory"], "cgroup v2"),
+            ([], ["--cgroup", cgroup.relative, "--pid", "1"], "name one target"),
+            (["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"], ["--cgroup", cgroup.path], "CAP_BPF"),
+        ]
+        for (prefix, target, message) in cases {
+            let result = try runProcess(prefix + [Artifacts.tcpkeep, "kernel", "attach"] + target + Self.values)
+            #expect(result.status == 2 && result.stderr.contains(message), "\(target): \(result)")
+            #expect(result.stderr.split(separator: "\n").count <= 4, "\(result)")
+        }
+        #expect(try status().count == before, "a refusal left something pinned")
+        let shown = try runProcess(["bpftool", "cgroup", "show", cgroup.path])
+        #expect(!shown.stdout.contains("tcpkeep"), "\(shown)")
+    }
+
+    @Test("a frozen, statically linked client in the cgroup is freed within idle + interval x count + 2 s")
+    func frozenStaticClient() throws {
+        let cgroup = try TestCgroup("frozen")
+        defer { cgroup.remove() }
+        try #require(try tcpkeep(["kernel", "attach", "--cgroup", cgroup.relative] + FrozenClientTests.keepalive).status == 0)
+        let server = try NetworkNamespace("kfs"), clientHost = try NetworkNamespace("kfc")
+        defer {
+            server.delete()
+            clientHost.delete()
+        }
+        try server.link(to: clientHost, address: FrozenClientTests.serverAddress, otherAddress: FrozenClientTests.clientAddress, tag: "kf")
+        let peer = try Artifacts.staticPeer.get()
+        let listener = try RunningProgram(server.command([peer, "serve", FrozenClientTests.serverAddress, FrozenClientTests.port]))
+        defer { listener.stop() }
+        // Into the cgroup first: ip netns exec mounts a /sys of its own, without the cgroup tree.
+        let client = try RunningProgram(
+            cgroup.command(clientHost.command([peer, "ask", FrozenClientTests.serverAddress, FrozenClientTests.port])), readyLine: "connected")
+        defer { client.stop() }
+        client.send("go")
+        try client.waitForLine(containing: "sent", timeout: 10)
+        Thread.sleep(forTimeInterval: 0.3)
+        try server.dropEverything()
+        try clientHost.dropEverything()
+        try client.waitForLine(containing: "result", timeout: 3 * FrozenClientTests.bound)
+        let values = fields(of: try #require(client.lines.first { $0.hasPrefix("result ") }))
+        #expect(Int32(values["errno"]!) == ETIMEDOUT)
+        #expect(Double(values["elapsed_ms"]!)! / 1000 <= FrozenClientTests.bound, "\(values)")
+    }
+
+    @Test("doctor --pid: kernel mode covering the process's cgroup reaches even a static program, with its values")
+    func doctorSeesKernelMode() throws {
+        let cgroup = try TestCgroup("doctor")
+        defer { cgroup.remove() }
+        let peer = try Artifacts.staticPeer.get()
+        let program = try RunningProgram(cgroup.command([peer, "serve", "127.0.0.1", "0"]))
+        defer { program.stop() }
+        let before = try tcpkeep(["doctor", "--pid", "\(program.pid)"])
+        #expect(before.status == 1 && before.stdout.contains("tcpkeep kernel attach --pid \(program.pid)"), "\(before)")
+        try #require(try tcpkeep(["kernel", "attach", "--cgroup", cgroup.relative] + Self.values).status == 0)
+        let after = try tcpkeep(["doctor", "--pid", "\(program.pid)", "--format", "json"])
+        #expect(after.status == 0, "\(after)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
+        let kernel = try #require(object["kernel"] as? [String: Any], "\(after)")
+        #expect(object["reachable"] as? Bool == true && kernel["cgroup"] as? String == cgroup.path && kernel["idle_seconds"] as? Int == 30)
+    }
+
+    @Test("kernel pin makes a unit's pins from the shim's variables, for systemd to attach; detach --unit removes them")
+    func pinForAUnit() throws {
+        try requireRoot()
+        let unit = "tcpkeep-test-\(getpid()).service"
+        let pins = "/sys/fs/bpf/tcpkeep/unit/tcpkeep-test-\(getpid())_2eservice"
+        let pinned = try runProcess(
+            [Artifacts.tcpkeep, "kernel", "pin", "--unit", unit],
+            environment: ["KEEPIDLE": "30", "KEEPINTVL": "5", "KEEPCNT": "3", "TCPKEEP_ENFORCE": "1"])
+        #expect(pinned.status == 0, "\(pinned)")
+        let attachment = try #require(try status().first { $0["pin_directory"] as? String == pins })
+        #expect(attachment["cgroup"] is NSNull && attachment["idle_seconds"] as? Int == 30 && attachment["enforce"] as? Bool == true)
+        for program in ["sock_ops", "setsockopt", "values"] {
+            #expect(FileManager.default.fileExists(atPath: "\(pins)/\(program)"))
+        }
+        let removed = try tcpkeep(["kernel", "detach", "--unit", unit])
+        #expect(removed.status == 0 && removed.stdout.contains("removed the pins of \(unit)"), "\(removed)")
+        #expect(!FileManager.default.fileExists(atPath: pins))
+        let bad = try runProcess([Artifacts.tcpkeep, "kernel", "pin", "--unit", unit], environment: ["KEEPIDLE": "1m"])
+        #expect(bad.status == 2 && bad.stderr.contains("KEEPIDLE='1m' in the environment is invalid"), "\(bad)")
+    }
+}

@@ -1,0 +1,243 @@
+/*
+ * tcpkeep's kernel mode: keepalive for every TCP connection of a cgroup v2,
+ * without LD_PRELOAD, so it also reaches static binaries, Go programs,
+ * setuid programs and containers.
+ *
+ *   clang -target bpf -mcpu=v3 -O2 -g -idirafter /usr/include/$(gcc -print-multiarch) \
+ *         -c bpf/tcpkeep.bpf.c -o tcpkeep.bpf.o
+ *
+ * Two programs, both reading the one entry of `tcpkeep_values` (its layout is
+ * in tcpkeep_map.h), which the loader rewrites to reconfigure a live
+ * attachment:
+ *
+ * tcpkeep_sockops (sock_ops, BPF_CGROUP_SOCK_OPS) runs when a TCP socket of
+ *   the cgroup connects (BPF_SOCK_OPS_TCP_CONNECT_CB, before the SYN leaves)
+ *   and when a connection is accepted (BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB,
+ *   on the new socket).  It turns SO_KEEPALIVE on and sets each configured
+ *   value.  A program's own setsockopt() after connect()/accept() wins, since
+ *   nothing runs after these two points.
+ *   Without enforce, a socket whose keepalive is already on when it connects
+ *   or is accepted (the program turned it on itself, before connect() or on
+ *   its listener) is left exactly as the program made it: tcpkeep is for
+ *   programs that never ask for keepalive, and overwriting a program's own
+ *   choice could loosen it.  With enforce, every socket gets keepalive, and a
+ *   value the socket already has is kept only when it is stricter.
+ *
+ * tcpkeep_setopt (cgroup/setsockopt, BPF_CGROUP_SETSOCKOPT), attached only
+ *   while enforcing: a process's setsockopt() on a TCP socket that would
+ *   loosen keepalive is rewritten before the kernel sees it.  SO_KEEPALIVE=0
+ *   becomes 1; TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT or TCP_USER_TIMEOUT
+ *   above the configured value becomes the configured value (a user timeout
+ *   of 0, the system default, is looser than any configured non-zero one).
+ *   Stricter values pass unchanged, and so do values outside the kernel's
+ *   range (idle and interval 1..32767, count 1..127, user timeout >= 0), so
+ *   the kernel still answers EINVAL.  The program always returns 1: it never
+ *   refuses a call.
+ *
+ * MPTCP (measured on Linux 6.18 by bpf/test/attach_check.c):
+ *   The sock_ops callbacks run for the TCP subflows of an MPTCP connection,
+ *   never for the MPTCP socket itself: for the first subflow at connect and
+ *   at accept, and for subflows the path manager adds later (MP_JOIN), since
+ *   the kernel puts each subflow in its MPTCP socket's cgroup.  So every
+ *   subflow gets keepalive and the values (ss shows its keepalive timer) and
+ *   sends the probes, while getsockopt() on the MPTCP socket still reports
+ *   SO_KEEPALIVE=0 and the system's timing values.  The MPTCP socket passes a
+ *   program's own SO_KEEPALIVE / TCP_KEEP* setsockopt() on to every subflow,
+ *   so without enforce a program that turns keepalive off turns it off on the
+ *   subflows too.  The setsockopt hook sees MPTCP sockets (protocol
+ *   IPPROTO_MPTCP), and enforce treats them as TCP: the rewritten value is
+ *   what reaches the subflows.  TCP_USER_TIMEOUT is refused on an MPTCP
+ *   socket (EOPNOTSUPP, set or get), with or without tcpkeep; the sock_ops
+ *   program sets it on each subflow as on any TCP socket (a subflow's user
+ *   timeout cannot be read from user space, so that part is not measured).
+ */
+#include <linux/bpf.h>
+#include <linux/in.h>  /* IPPROTO_TCP, IPPROTO_MPTCP */
+#include <linux/tcp.h> /* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT */
+#include <asm/socket.h> /* SOL_SOCKET, SO_KEEPALIVE: they differ between architectures */
+#include <bpf/bpf_helpers.h>
+
+#include "tcpkeep_map.h"
+
+/* The C library's constants, which <linux/...> headers do not define. */
+#define AF_INET 2
+#define AF_INET6 10
+#define SOL_TCP 6
+
+/* The kernel's limits on each value (include/net/tcp.h, do_tcp_setsockopt). */
+#define MAX_KEEPIDLE 32767
+#define MAX_KEEPINTVL 32767
+#define MAX_KEEPCNT 127
+#define INT_MAX 0x7fffffff
+
+/* The largest setsockopt() buffer the kernel lets a program see when the
+ * loader did not say (the page size of x86_64 and most arm64 kernels). */
+#define DEFAULT_PAGE_SIZE 4096
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpkeep_map_value);
+} tcpkeep_values SEC(".maps");
+
+/* Copies the configuration; 0 when the entry is not (yet) a valid one. */
+static __always_inline int read_values(struct tcpkeep_map_value *values)
+{
+	__u32 key = 0;
+	const struct tcpkeep_map_value *entry = bpf_map_lookup_elem(&tcpkeep_values, &key);
+	if (entry == 0)
+		return 0;
+	*values = *entry;
+	return values->layout == TCPKEEP_MAP_LAYOUT;
+}
+
+/* Whether `have` is at least as strict as `want`.  For TCP_USER_TIMEOUT 0
+ * means "no limit" (the system default): the loosest value. */
+static __always_inline int at_least_as_strict(int have, int want, int zero_means_none)
+{
+	if (zero_means_none) {
+		if (want == 0)
+			return 1;
+		if (have == 0)
+			return 0;
+	}
+	return have <= want;
+}
+
+/* Sets a TCP-level value at connect or accept.  When `keep_stricter`, a value
+ * the socket already has (its own or the system's) stays if it is stricter. */
+static __always_inline void set_value(struct bpf_sock_ops *skops, int optname, int want,
+				      int keep_stricter, int zero_means_none)
+{
+	if (keep_stricter) {
+		int have = 0;
+		if (bpf_getsockopt(skops, SOL_TCP, optname, &have, sizeof have) == 0 &&
+		    at_least_as_strict(have, want, zero_means_none))
+			return;
+	}
+	bpf_setsockopt(skops, SOL_TCP, optname, &want, sizeof want);
+}
+
+SEC("sockops")
+int tcpkeep_sockops(struct bpf_sock_ops *skops)
+{
+	__u32 op = skops->op;
+	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return 1;
+	struct tcpkeep_map_value values;
+	if (!read_values(&values))
+		return 1;
+
+	/* bpf_getsockopt() reads SO_KEEPALIVE since Linux 6.1; on an older
+	 * kernel the socket is treated as one without keepalive. */
+	int on = 0;
+	if (bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) == 0 && on &&
+	    !values.enforce)
+		return 1;
+
+	/* The values first: SO_KEEPALIVE then arms the keepalive timer once,
+	 * with the idle time already in place, where TCP_KEEPIDLE set after it
+	 * would re-arm the timer. */
+	int strict = values.enforce != 0;
+	if (values.configured & TCPKEEP_MAP_IDLE)
+		set_value(skops, TCP_KEEPIDLE, values.idle, strict, 0);
+	if (values.configured & TCPKEEP_MAP_INTERVAL)
+		set_value(skops, TCP_KEEPINTVL, values.interval, strict, 0);
+	if (values.configured & TCPKEEP_MAP_COUNT)
+		set_value(skops, TCP_KEEPCNT, values.count, strict, 0);
+	if (values.configured & TCPKEEP_MAP_USER_TIMEOUT)
+		set_value(skops, TCP_USER_TIMEOUT, values.user_timeout, strict, 1);
+	if (!on) {
+		int one = 1;
+		bpf_setsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	}
+	return 1;
+}
+
+/* TCP, or MPTCP (which passes the keepalive options on to its subflows). */
+static __always_inline int is_tcp(const struct bpf_sock *sk)
+{
+	if (sk == 0 || (sk->family != AF_INET && sk->family != AF_INET6))
+		return 0;
+	return sk->protocol == IPPROTO_TCP || sk->protocol == IPPROTO_MPTCP;
+}
+
+/* Rewrites a loosening setsockopt() in place; 1 when it did.  Leaves alone
+ * any call that is not about keepalive, too short for an int (the kernel
+ * answers EINVAL), outside the kernel's range (EINVAL too), or not looser. */
+static __always_inline int tighten(struct bpf_sockopt *ctx, const struct tcpkeep_map_value *values)
+{
+	int level = ctx->level, optname = ctx->optname;
+	int want, min, max, zero_means_none = 0;
+
+	if (level == SOL_SOCKET && optname == SO_KEEPALIVE) {
+		want = 1; /* any non-zero value turns keepalive on */
+		min = 0;
+		max = 0;
+	} else if (level == SOL_TCP && optname == TCP_KEEPIDLE && (values->configured & TCPKEEP_MAP_IDLE)) {
+		want = values->idle;
+		min = 1;
+		max = MAX_KEEPIDLE;
+	} else if (level == SOL_TCP && optname == TCP_KEEPINTVL &&
+		   (values->configured & TCPKEEP_MAP_INTERVAL)) {
+		want = values->interval;
+		min = 1;
+		max = MAX_KEEPINTVL;
+	} else if (level == SOL_TCP && optname == TCP_KEEPCNT && (values->configured & TCPKEEP_MAP_COUNT)) {
+		want = values->count;
+		min = 1;
+		max = MAX_KEEPCNT;
+	} else if (level == SOL_TCP && optname == TCP_USER_TIMEOUT &&
+		   (values->configured & TCPKEEP_MAP_USER_TIMEOUT)) {
+		want = values->user_timeout;
+		min = 0;
+		max = INT_MAX;
+		zero_means_none = 1;
+	} else {
+		return 0;
+	}
+
+	if (ctx->optlen < (int)sizeof(int))
+		return 0;
+	int *value = ctx->optval;
+	if ((void *)(value + 1) > ctx->optval_end)
+		return 0;
+	int asked = *value;
+
+	if (level == SOL_SOCKET) {
+		if (asked != 0)
+			return 0;
+	} else if (asked < min || asked > max || at_least_as_strict(asked, want, zero_means_none)) {
+		return 0;
+	}
+	*value = want;
+	/* The kernel reads an int; a shorter length also keeps the buffer within
+	 * the page the program sees, so the rewrite is never ignored. */
+	ctx->optlen = sizeof(int);
+	return 1;
+}
+
+SEC("cgroup/setsockopt")
+int tcpkeep_setopt(struct bpf_sockopt *ctx)
+{
+	struct tcpkeep_map_value values;
+	int valid = read_values(&values);
+
+	if (valid && values.enforce && is_tcp(ctx->sk) && tighten(ctx, &values))
+		return 1;
+
+	/* Untouched.  Of a buffer larger than a page the program saw only the
+	 * first page; optlen 0 tells the kernel to use the caller's own buffer
+	 * (kernels before 6.5 fail the call with EFAULT otherwise).  Shorter
+	 * buffers keep their length, so a rewrite by another program attached
+	 * to the cgroup is not undone. */
+	__u32 page_size = valid && values.page_size ? values.page_size : DEFAULT_PAGE_SIZE;
+	if (ctx->optlen > (int)page_size)
+		ctx->optlen = 0;
+	return 1;
+}

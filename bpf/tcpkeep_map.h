@@ -1,0 +1,41 @@
+/*
+ * The value of tcpkeep's one-entry array map, shared by the BPF programs
+ * (bpf/tcpkeep.bpf.c) and their loader (Sources/CTCPKeepBPF/loader.c).
+ *
+ * The loader writes the whole entry; the programs only read it.  A live
+ * attachment is reconfigured by rewriting this entry: the next connect() or
+ * accepted connection in the cgroup sees the new values, nothing is reloaded.
+ */
+#ifndef TCPKEEP_MAP_H
+#define TCPKEEP_MAP_H
+
+#include <linux/types.h>
+
+/* Bits of `configured`: which values are set on each socket.  SO_KEEPALIVE is
+ * always turned on.  A value whose bit is clear is left to the system (the
+ * net.ipv4.tcp_keepalive_* sysctls); TCP_USER_TIMEOUT needs its own bit
+ * because 0 is a value a user may configure (the system default). */
+#define TCPKEEP_MAP_IDLE (1u << 0)         /* TCP_KEEPIDLE, seconds, 1..32767 */
+#define TCPKEEP_MAP_INTERVAL (1u << 1)     /* TCP_KEEPINTVL, seconds, 1..32767 */
+#define TCPKEEP_MAP_COUNT (1u << 2)        /* TCP_KEEPCNT, probes, 1..127 */
+#define TCPKEEP_MAP_USER_TIMEOUT (1u << 3) /* TCP_USER_TIMEOUT, ms, >= 0 */
+#define TCPKEEP_MAP_ALL (TCPKEEP_MAP_IDLE | TCPKEEP_MAP_INTERVAL | TCPKEEP_MAP_COUNT | TCPKEEP_MAP_USER_TIMEOUT)
+
+/* `layout` holds this while the entry is valid.  The programs do nothing while
+ * it differs (a zero-filled entry, or an entry written by another layout), and
+ * the loader refuses to update pins whose layout it does not know. */
+#define TCPKEEP_MAP_LAYOUT 0x746b0001u /* "tk", version 1 */
+
+struct tcpkeep_map_value {
+	__u32 layout;
+	__u32 configured; /* TCPKEEP_MAP_* bits */
+	__s32 idle;
+	__s32 interval;
+	__s32 count;
+	__s32 user_timeout;
+	__u32 enforce;    /* 1: loosening a value with setsockopt() is rewritten */
+	__u32 page_size;  /* the kernel's limit on a cgroup/setsockopt buffer */
+	__u64 cgroup_id;  /* the cgroup the programs are attached to, for status */
+};
+
+#endif
