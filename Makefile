@@ -35,6 +35,7 @@ DEB_REVISION ?= 1
 DEBDIR ?= .build/deb
 
 .PHONY: all build build-deps deps test check check-progress check-install check-manual check-deb \
+	check-kernel check-sock-diag check-alerts \
 	bench demo fuzz examples install uninstall deb clean
 
 all: build
@@ -57,7 +58,24 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-xctest
 
-check: check-install check-manual check-deb check-progress
+check: check-install check-manual check-deb check-progress check-kernel check-sock-diag check-alerts
+
+# Kernel mode's C loader against the running kernel: the BPF programs attached to test cgroups,
+# static and Go clients, enforce, refusals, rollback (bpf/test/run.sh, as root).
+check-kernel:
+	@if [ "$$(id -u)" = 0 ]; then bpf/test/run.sh; \
+	elif [ "$${CI:-}" = true ]; then echo "check-kernel: CI runs as root, and this check must not be skipped"; exit 1; \
+	else echo "check-kernel: skipped: needs root"; fi
+
+# The sock_diag C layer against /proc/net/tcp on live sockets and namespaces (as root).
+check-sock-diag:
+	@if [ "$$(id -u)" = 0 ]; then PATH="$$PATH:/opt/swift/usr/bin" Tests/Programs/sock_diag_check.sh; \
+	elif [ "$${CI:-}" = true ]; then echo "check-sock-diag: CI runs as root, and this check must not be skipped"; exit 1; \
+	else echo "check-sock-diag: skipped: needs root"; fi
+
+# The Prometheus alert rules: promtool check rules and their unit tests.
+check-alerts:
+	prometheus/check
 
 # The core's parsers under libFuzzer, FUZZ_SECONDS each (make test runs each for a few seconds).
 FUZZ_SECONDS ?= 60
@@ -68,6 +86,7 @@ bench: build
 	scripts/install-deps bench
 	bench/socket-overhead $(SHIM)
 	bench/audit-connections.py $(BIN)/tcpkeep
+	bench/kernel-mode
 
 # The redis cluster bus before and after tcpkeep, in under a minute.
 demo: build
