@@ -55,7 +55,7 @@ struct SocketOwnership: Sendable {
     }
 }
 
-/// A process's name, executable and unit, each read once.
+/// A process's name, executable, unit, container and pod, each read once.
 struct OwnerCache {
     private var owners: [Int32: SocketOwner?] = [:]
 
@@ -63,11 +63,13 @@ struct OwnerCache {
     mutating func owner(_ pid: Int32) -> SocketOwner? {
         if let known = owners[pid] { return known }
         let owner = (try? Files.readText("/proc/\(pid)/comm"))?.map { comm in
-            SocketOwner(
+            let cgroup = (try? Files.readText("/proc/\(pid)/cgroup")) ?? nil
+            let identity = cgroup.map(containerIdentity(fromCgroup:))
+            return SocketOwner(
                 pid: pid,
                 process: comm.hasSuffix("\n") ? String(comm.dropLast()) : comm,
                 executable: Files.readLink("/proc/\(pid)/exe"),
-                unit: (try? Files.readText("/proc/\(pid)/cgroup"))?.flatMap(systemdUnit(fromCgroup:)))
+                unit: cgroup.flatMap(systemdUnit(fromCgroup:)), container: identity?.container, pod: identity?.pod)
         }
         owners[pid] = owner
         return owner
