@@ -46,9 +46,10 @@ struct NamespaceTarget {
 
 /// Why a netlink socket could not be opened, or a dump failed.
 struct NetlinkUnavailable: Error, CustomStringConvertible {
+    /// What failed: `cannot open /proc/42/ns/net`, `setns`, `socket`, `dump`.
     let step: String
     let code: Int32
-    var description: String { "netlink \(step): \(errorText(code))" }
+    var description: String { "netlink: \(step): \(errorText(code))" }
 }
 
 /// The selected sockets of one namespace, read the way `source` says (nil: netlink, falling
@@ -60,7 +61,7 @@ func readSockets(
     if source != .proc && !target.isOwn && target.namespacePath == nil {
         // Another namespace whose ns link this process may not open: no way inside it.
         if source == .netlink { throw NetlinkUnavailable(step: "setns", code: EPERM) }
-        fallbackNote = "netlink setns: its ns link is not readable"
+        fallbackNote = "netlink: its ns link is not readable"
     } else if source != .proc {
         guard let failure = dumpWithNetlink(target, selection: selection, into: &records) else {
             return NamespaceRead(netns: target.netns, source: .netlink)
@@ -96,7 +97,8 @@ private func dumpWithNetlink(_ target: NamespaceTarget, selection: AuditSelectio
     let fd = target.namespacePath.map { tcpkeep_diag_open_netns_path($0, &step) } ?? tcpkeep_diag_open()
     guard fd >= 0 else {
         let code = errno
-        return NetlinkUnavailable(step: stepNames[step] ?? "socket", code: code)
+        let what = step == TCPKEEP_DIAG_STEP_OPEN ? "cannot open \(target.namespacePath ?? "")" : stepNames[step] ?? "socket"
+        return NetlinkUnavailable(step: what, code: code)
     }
     defer { close(fd) }
     let states = selection.allStates ? UInt32(TCPKEEP_DIAG_ALL_STATES) : UInt32(1) << UInt32(TCPKEEP_DIAG_ESTABLISHED.rawValue)
