@@ -1,3 +1,4 @@
+import Synchronization
 import TCPKeepCore
 
 #if canImport(Glibc)
@@ -17,18 +18,53 @@ struct SocketOwnership: Sendable {
     /// Processes whose descriptors could not be read (another user's, without root).
     var unreadableProcesses = 0
 
-    /// Scans every process (or those in `only`) for descriptors that are sockets. A process that
-    /// exits during the scan is skipped.
+    /// Scans every process (or those in `only`) for descriptors that are sockets, on two
+    /// threads that take processes one at a time from a shared counter (one process may hold
+    /// most of the host's sockets). A process that exits during the scan is skipped.
     static func scan(only pids: Set<Int32>? = nil) -> SocketOwnership {
+        let work = ScanWork(pids: pids.map { $0.sorted() } ?? Files.names(in: "/proc").compactMap { Int32($0) })
+        guard work.pids.count > 8 else { return work.scan() }
+        let other = BackgroundWork { work.scan() }
+        var ownership = work.scan()
+        let second = other.wait()
+        // The smaller map goes into the larger; the lowest PID holding a socket wins.
+        if second.holders.count > ownership.holders.count {
+            let first = ownership
+            ownership = second
+            ownership.merge(first)
+        } else {
+            ownership.merge(second)
+        }
+        return ownership
+    }
+
+    private mutating func merge(_ other: SocketOwnership) {
+        unreadableProcesses += other.unreadableProcesses
+        holders.merge(other.holders) { $0.pid < $1.pid ? $0 : $1 }
+    }
+}
+
+/// The processes a scan covers, handed out one at a time to the threads that scan them.
+private final class ScanWork: Sendable {
+    let pids: [Int32]
+    private let next = Atomic<Int>(0)
+    /// With CAP_SYS_PTRACE nothing is refused for want of rights: EACCES then means the
+    /// process is exiting, and its sockets with it.
+    private let mayReadAll = holdsPtraceCapability
+
+    init(pids: [Int32]) {
+        self.pids = pids
+    }
+
+    func scan() -> SocketOwnership {
         var ownership = SocketOwnership()
-        // With CAP_SYS_PTRACE nothing is refused for want of rights: EACCES then means the
-        // process is exiting, and its sockets with it.
-        let mayReadAll = holdsPtraceCapability
         func isRefusal(_ code: Int32) -> Bool { (code == EACCES || code == EPERM) && !mayReadAll }
         var status = stat()
-        for name in pids.map({ $0.sorted().map(String.init) }) ?? Files.names(in: "/proc") {
-            guard let pid = Int32(name) else { continue }
-            guard let directory = opendir("/proc/\(name)/fd") else {
+        while true {
+            let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard index < pids.count else { break }
+            let pid = pids[index]
+            guard let directory = opendir("/proc/\(pid)/fd") else {
                 if isRefusal(errno) { ownership.unreadableProcesses += 1 }
                 continue
             }
@@ -36,16 +72,18 @@ struct SocketOwnership: Sendable {
             let directoryFD = dirfd(directory)
             while let entry = readdir(directory) {
                 // stat follows the descriptor to the socket itself: its inode is the one
-                // /proc/net/tcp shows, and this is cheaper than reading the link's text.
-                let result = withUnsafePointer(to: &entry.pointee.d_name) { name in
-                    name.withMemoryRebound(to: CChar.self, capacity: 256) { fstatat(directoryFD, $0, &status, 0) }
+                // the kernel reports, and this is cheaper than reading the link's text.
+                let (result, fd) = withUnsafePointer(to: &entry.pointee.d_name) { name in
+                    name.withMemoryRebound(to: UInt8.self, capacity: 256) { bytes in
+                        (fstatat(directoryFD, UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self), &status, 0), descriptorNumber(bytes))
+                    }
                 }
                 if result != 0 && isRefusal(errno) {
                     // Listed but not readable: ptrace access to the process is refused.
                     ownership.unreadableProcesses += 1
                     break
                 }
-                guard result == 0, status.st_mode & S_IFMT == S_IFSOCK, let fd = Int32(Files.entryName(entry)) else { continue }
+                guard result == 0, status.st_mode & S_IFMT == S_IFSOCK, let fd else { continue }
                 let inode = UInt64(status.st_ino)
                 if let known = ownership.holders[inode], known.pid < pid { continue }
                 ownership.holders[inode] = SocketHolder(pid: pid, fd: fd)
@@ -53,6 +91,19 @@ struct SocketOwnership: Sendable {
         }
         return ownership
     }
+}
+
+/// A /proc/PID/fd entry's name as a number; nil for `.`, `..` or anything else.
+private func descriptorNumber(_ name: UnsafePointer<UInt8>) -> Int32? {
+    var value: Int32 = 0
+    var index = 0
+    while name[index] != 0 {
+        let digit = name[index] &- UInt8(ascii: "0")
+        guard digit < 10, index < 10 else { return nil }
+        value = value &* 10 &+ Int32(digit)
+        index += 1
+    }
+    return index == 0 ? nil : value
 }
 
 /// A process's name, executable, unit, container and pod, each read once.

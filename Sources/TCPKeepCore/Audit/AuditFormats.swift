@@ -41,21 +41,37 @@ public func formatAuditPrometheus(_ report: AuditReport) -> String { AuditFormat
 /// Connections with no container come first, those whose process is unknown last in their
 /// group. Each connection costs one fixed-size row until `finish` sorts and writes them.
 public struct AuditTableWriter: AuditWriter {
+    /// What a line shows of a connection, in 72 bytes: a busy host has tens of thousands.
     private struct Row {
-        var record: SocketRecord
+        var local: Endpoint
+        var remote: Endpoint
+        var timerTicks: UInt32
+        var probes: UInt32
         /// Index into `owners`, -1 for none.
         var owner: Int32
         /// Index into `options`, -1 for none.
         var options: Int32
+        /// Index into `namespaces`.
+        var netns: UInt16
+        var state: TCPState
+        var timer: UInt8
         var status: KeepaliveStatus
-        /// 0 when not known.
-        var netns: UInt64
+
+        /// A record with what the timer column reads.
+        var record: SocketRecord {
+            SocketRecord(
+                local: local, remote: remote, state: state, sendQueue: 0, receiveQueue: 0, timer: SocketTimer(code: timer),
+                timerTicks: UInt64(timerTicks), retransmits: 0, uid: 0, probes: probes, inode: 0)
+        }
     }
 
     private var rows: [Row] = []
     private var owners: [SocketOwner] = []
     private var ownerIndex: [Int32: Int32] = [:]
     private var options: [SocketOptions] = []
+    /// The namespaces seen, 0 for none; rows refer to them by index.
+    private var namespaces: [UInt64] = [0]
+    private var namespaceIndex: [UInt64: UInt16] = [0: 0]
 
     public init() {}
 
@@ -77,7 +93,25 @@ public struct AuditTableWriter: AuditWriter {
             optionsIndex = Int32(options.count)
             options.append(values)
         }
-        rows.append(Row(record: connection.record, owner: owner, options: optionsIndex, status: connection.status, netns: connection.netns ?? 0))
+        let netns = connection.netns ?? 0
+        var namespace = namespaceIndex[netns]
+        if namespace == nil && namespaces.count < Int(UInt16.max) {
+            namespace = UInt16(namespaces.count)
+            namespaceIndex[netns] = namespace
+            namespaces.append(netns)
+        }
+        let record = connection.record
+        let timerCode: UInt8 = switch record.timer {
+        case .none: 0
+        case .retransmit: 1
+        case .keepalive: 2
+        case .timeWait: 3
+        case .zeroWindowProbe: 4
+        case .other(let code): code
+        }
+        rows.append(Row(
+            local: record.local, remote: record.remote, timerTicks: UInt32(clamping: record.timerTicks), probes: record.probes,
+            owner: owner, options: optionsIndex, netns: namespace ?? 0, state: record.state, timer: timerCode, status: connection.status))
     }
 
     public mutating func finish(_ summary: AuditSummary, to output: inout some TextOutputStream) {
@@ -87,18 +121,25 @@ public struct AuditTableWriter: AuditWriter {
             if (first.container ?? "") != (second.container ?? "") { return (first.container ?? "") < (second.container ?? "") }
             return first.pid < second.pid
         }
-        var rank = [Int](repeating: 0, count: owners.count)
-        for (position, index) in ranked.enumerated() { rank[index] = position }
-        func rankOf(_ row: Row) -> Int { row.owner < 0 ? Int.max : rank[Int(row.owner)] }
-        rows.sort { (rankOf($0), $0.netns, $0.record.local.port) < (rankOf($1), $1.netns, $1.record.local.port) }
+        var rank = [UInt64](repeating: 0, count: owners.count)
+        for (position, index) in ranked.enumerated() { rank[index] = UInt64(position) }
+        // One 64-bit key per row (owner's rank, namespace, local port), the row's index below
+        // it: sorting these is sorting the rows, without moving them.
+        var order = rows.indices.map { index -> (key: UInt64, index: Int32) in
+            let row = rows[index]
+            let ownerRank = row.owner < 0 ? UInt64(0xffff_ffff) : rank[Int(row.owner)]
+            return (ownerRank << 32 | UInt64(row.netns) << 16 | UInt64(row.local.port), Int32(index))
+        }
+        order.sort { ($0.key, $0.index) < ($1.key, $1.index) }
 
         let hasContainers = owners.contains { $0.container != nil }
         var currentContainer: String?? = .none
         var start = 0
-        while start < rows.count {
+        while start < order.count {
+            let first = rows[Int(order[start].index)]
             var end = start + 1
-            while end < rows.count && rows[end].owner == rows[start].owner && rows[end].netns == rows[start].netns { end += 1 }
-            let owner = rows[start].owner < 0 ? nil : owners[Int(rows[start].owner)]
+            while end < order.count && order[end].key >> 16 == order[start].key >> 16 { end += 1 }
+            let owner = first.owner < 0 ? nil : owners[Int(first.owner)]
             if hasContainers && currentContainer != .some(owner?.container) {
                 currentContainer = .some(owner?.container)
                 if let container = owner?.container {
@@ -107,7 +148,7 @@ public struct AuditTableWriter: AuditWriter {
                     output.write(owner == nil ? "container unknown\n" : "no container\n")
                 }
             }
-            writeGroup(rows[start..<end], owner: owner, to: &output)
+            writeGroup(order[start..<end], owner: owner, netns: namespaces[Int(first.netns)], to: &output)
             start = end
         }
         output.write(summaryLine(summary) + "\n")
@@ -116,30 +157,32 @@ public struct AuditTableWriter: AuditWriter {
 
     private func cells(_ row: Row) -> [String] {
         [
-            row.status.rawValue, row.record.local.description, row.record.remote.description, row.record.state.name,
+            row.status.rawValue, row.local.description, row.remote.description, row.state.name,
             timerText(row.record), row.options < 0 ? "" : optionsText(options[Int(row.options)]),
         ]
     }
 
-    private func writeGroup(_ group: ArraySlice<Row>, owner: SocketOwner?, to output: inout some TextOutputStream) {
-        let netns = group.first!.netns == 0 ? "" : ", netns \(group.first!.netns)"
+    private func writeGroup(
+        _ group: ArraySlice<(key: UInt64, index: Int32)>, owner: SocketOwner?, netns: UInt64, to output: inout some TextOutputStream
+    ) {
+        let netnsText = netns == 0 ? "" : ", netns \(netns)"
         if let owner {
-            output.write("\(owner.process) (pid \(owner.pid), \(owner.unit ?? "no unit")\(netns))\(owner.executable.map { " \($0)" } ?? "")\n")
+            output.write("\(owner.process) (pid \(owner.pid), \(owner.unit ?? "no unit")\(netnsText))\(owner.executable.map { " \($0)" } ?? "")\n")
         } else {
-            output.write("owner unknown\(netns.isEmpty ? "" : " (\(netns.dropFirst(2)))")\n")
+            output.write("owner unknown\(netns == 0 ? "" : " (netns \(netns))")\n")
         }
         // Two passes over the group's rows: the widths, then the lines; no row is kept as text.
         let header = ["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"]
         var widths = header.map(\.utf8.count)
-        for row in group {
-            for (column, cell) in cells(row).enumerated() { widths[column] = max(widths[column], cell.utf8.count) }
+        for entry in group {
+            for (column, cell) in cells(rows[Int(entry.index)]).enumerated() { widths[column] = max(widths[column], cell.utf8.count) }
         }
         var line = ""
         appendRow(header, widths: widths, to: &line)
         output.write(line)
-        for row in group {
+        for entry in group {
             line.removeAll(keepingCapacity: true)
-            appendRow(cells(row), widths: widths, to: &line)
+            appendRow(cells(rows[Int(entry.index)]), widths: widths, to: &line)
             output.write(line)
         }
         output.write("\n")
@@ -161,6 +204,8 @@ private func appendRow(_ row: [String], widths: [Int], to output: inout String) 
 public struct AuditJSONWriter: AuditWriter {
     private var written = 0
     private var line = ""
+    /// The owner's fields as JSON, made once per process.
+    private var ownerFields: [Int32: String] = [:]
 
     public init() {}
 
@@ -168,23 +213,49 @@ public struct AuditJSONWriter: AuditWriter {
 
     public mutating func add(_ connection: AuditedConnection, to output: inout some TextOutputStream) {
         let record = connection.record
-        let owner = connection.owner
         line.removeAll(keepingCapacity: true)
-        line += written == 0 ? "{\"connections\": [\n  " : ",\n  "
-        appendJSONObject(to: &line, [
-            ("local", json(record.local.description)), ("remote", json(record.remote.description)),
-            ("state", json(record.state.name)), ("status", json(connection.status.rawValue)),
-            ("timer", json(record.timer.name)),
-            ("timer_seconds", record.timer == .none ? "null" : jsonNumber(record.timerSeconds)),
-            ("probes", "\(record.probes)"), ("retransmits", "\(record.retransmits)"),
-            ("send_queue", "\(record.sendQueue)"), ("receive_queue", "\(record.receiveQueue)"),
-            ("inode", "\(record.inode)"), ("uid", "\(record.uid)"),
-            ("pid", owner.map { "\($0.pid)" } ?? "null"), ("process", owner.map { json($0.process) } ?? "null"),
-            ("executable", owner?.executable.map(json) ?? "null"), ("unit", owner?.unit.map(json) ?? "null"),
-            ("netns", connection.netns.map { "\($0)" } ?? "null"),
-            ("container", owner?.container.map(json) ?? "null"), ("pod", owner?.pod.map(json) ?? "null"),
-            ("options", connection.options.map(optionsJSON) ?? "null"),
-        ])
+        line += written == 0 ? "{\"connections\": [\n  {\"local\": \"" : ",\n  {\"local\": \""
+        line += record.local.description
+        line += "\", \"remote\": \""
+        line += record.remote.description
+        line += "\", \"state\": \""
+        line += record.state.name
+        line += "\", \"status\": \""
+        line += connection.status.rawValue
+        line += "\", \"timer\": \""
+        line += record.timer.name
+        line += "\", \"timer_seconds\": "
+        line += record.timer == .none ? "null" : jsonNumber(record.timerSeconds)
+        for (name, value) in [
+            ("probes", UInt64(record.probes)), ("retransmits", UInt64(record.retransmits)), ("send_queue", UInt64(record.sendQueue)),
+            ("receive_queue", UInt64(record.receiveQueue)), ("inode", record.inode), ("uid", UInt64(record.uid)),
+        ] {
+            line += ", \""
+            line += name
+            line += "\": "
+            appendDecimal(value, to: &line)
+        }
+        line += ", "
+        if let owner = connection.owner {
+            if ownerFields[owner.pid] == nil {
+                ownerFields[owner.pid] = [
+                    ("pid", "\(owner.pid)"), ("process", json(owner.process)), ("executable", owner.executable.map(json) ?? "null"),
+                    ("unit", owner.unit.map(json) ?? "null"),
+                ].map { "\"\($0)\": \($1)" }.joined(separator: ", ")
+            }
+            line += ownerFields[owner.pid]!
+        } else {
+            line += #""pid": null, "process": null, "executable": null, "unit": null"#
+        }
+        line += ", \"netns\": "
+        if let netns = connection.netns { appendDecimal(netns, to: &line) } else { line += "null" }
+        line += ", \"container\": "
+        line += connection.owner?.container.map(json) ?? "null"
+        line += ", \"pod\": "
+        line += connection.owner?.pod.map(json) ?? "null"
+        line += ", \"options\": "
+        line += connection.options.map(optionsJSON) ?? "null"
+        line += "}"
         output.write(line)
         written += 1
     }
@@ -194,6 +265,25 @@ public struct AuditJSONWriter: AuditWriter {
         appendJSONObject(to: &text, summaryFields(summary))
         text += "}\n"
         output.write(text)
+    }
+}
+
+/// A number's decimal digits, without the allocation of an interpolation.
+private func appendDecimal(_ value: UInt64, to output: inout String) {
+    if value < 10 {
+        output.unicodeScalars.append(Unicode.Scalar(UInt8(ascii: "0") + UInt8(value)))
+        return
+    }
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        var rest = value
+        var index = buffer.count
+        while rest > 0 {
+            index -= 1
+            buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        output += String(decoding: UnsafeRawBufferPointer(rebasing: buffer[index...]), as: UTF8.self)
     }
 }
 
