@@ -98,7 +98,10 @@ struct ConnectionAudit {
         // The kernel's cost of writing out the sockets and of reading every descriptor's link
         // are the two large ones: they run side by side.
         let pids = selection.pids.isEmpty ? nil : selection.pids
-        let scan = BackgroundWork { SocketOwnership.scan(only: pids) }
+        // With ports selected the kernel returns few sockets, fast: they are read first, and
+        // the scan looks for them alone and stops once it has them all.
+        let lookForRead = !selection.ports.isEmpty && pids == nil
+        let scan = lookForRead ? nil : BackgroundWork { SocketOwnership.scan(only: pids) }
         var read: [(target: NamespaceTarget, records: RecordChunks)] = []
         var summary = AuditSummary()
         do {
@@ -108,10 +111,17 @@ struct ConnectionAudit {
                 read.append((target, records))
             }
         } catch {
-            _ = scan.wait()
+            _ = scan?.wait()
             throw error
         }
-        let ownership = scan.wait()
+        let ownership: SocketOwnership
+        if let scan {
+            ownership = scan.wait()
+        } else {
+            var wanted = Set<UInt64>()
+            for entry in read { entry.records.forEach { if $0.inode != 0 { wanted.insert($0.inode) } } }
+            ownership = SocketOwnership.scan(wanted: wanted)
+        }
         expecting(read.reduce(0) { $0 + $1.records.count })
         var owners = OwnerCache()
         var peers = PeerSockets()

@@ -21,8 +21,11 @@ struct SocketOwnership: Sendable {
     /// Scans every process (or those in `only`) for descriptors that are sockets, on two
     /// threads that take processes one at a time from a shared counter (one process may hold
     /// most of the host's sockets). A process that exits during the scan is skipped.
-    static func scan(only pids: Set<Int32>? = nil) -> SocketOwnership {
-        let work = ScanWork(pids: pids.map { $0.sorted() } ?? Files.names(in: "/proc").compactMap { Int32($0) })
+    ///
+    /// With `wanted`, the scan looks for those socket inodes only and stops once it has found
+    /// them all: a socket shared by several processes may then be credited to any of them.
+    static func scan(only pids: Set<Int32>? = nil, wanted: Set<UInt64>? = nil) -> SocketOwnership {
+        let work = ScanWork(pids: pids.map { $0.sorted() } ?? Files.names(in: "/proc").compactMap { Int32($0) }, wanted: wanted)
         guard work.pids.count > 8 else { return work.scan() }
         let other = BackgroundWork { work.scan() }
         var ownership = work.scan()
@@ -52,15 +55,29 @@ private final class ScanWork: Sendable {
     /// process is exiting, and its sockets with it.
     private let mayReadAll = holdsPtraceCapability
 
-    init(pids: [Int32]) {
+    /// The inodes looked for, those found so far by either thread, and whether all are.
+    private let wanted: Set<UInt64>?
+    private let found = Mutex<Set<UInt64>>([])
+    private let done = Atomic<Bool>(false)
+
+    init(pids: [Int32], wanted: Set<UInt64>?) {
         self.pids = pids
+        self.wanted = wanted
+        if wanted?.isEmpty == true { done.store(true, ordering: .relaxed) }
+    }
+
+    /// Notes that `inode`, a wanted one, was found.
+    private func foundWanted(_ inode: UInt64) {
+        found.withLock { found in
+            if found.insert(inode).inserted && found.count == wanted!.count { done.store(true, ordering: .relaxed) }
+        }
     }
 
     func scan() -> SocketOwnership {
         var ownership = SocketOwnership()
         func isRefusal(_ code: Int32) -> Bool { (code == EACCES || code == EPERM) && !mayReadAll }
         var status = stat()
-        while true {
+        while !done.load(ordering: .relaxed) {
             let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
             guard index < pids.count else { break }
             let pid = pids[index]
@@ -71,6 +88,7 @@ private final class ScanWork: Sendable {
             defer { closedir(directory) }
             let directoryFD = dirfd(directory)
             while let entry = readdir(directory) {
+                if wanted != nil && done.load(ordering: .relaxed) { break }
                 // stat follows the descriptor to the socket itself: its inode is the one
                 // the kernel reports, and this is cheaper than reading the link's text.
                 let (result, fd) = withUnsafePointer(to: &entry.pointee.d_name) { name in
@@ -85,6 +103,10 @@ private final class ScanWork: Sendable {
                 }
                 guard result == 0, status.st_mode & S_IFMT == S_IFSOCK, let fd else { continue }
                 let inode = UInt64(status.st_ino)
+                if let wanted {
+                    guard wanted.contains(inode) else { continue }
+                    foundWanted(inode)
+                }
                 if let known = ownership.holders[inode], known.pid < pid { continue }
                 ownership.holders[inode] = SocketHolder(pid: pid, fd: fd)
             }

@@ -21,6 +21,10 @@ struct RecordChunks {
         count += 1
     }
 
+    func forEach(_ body: (SocketRecord) -> Void) {
+        for chunk in chunks { chunk.forEach(body) }
+    }
+
     /// Hands every record to `body`, releasing each chunk once it has been handed over.
     mutating func drain(_ body: (SocketRecord) throws -> Void) rethrows {
         for index in chunks.indices {
