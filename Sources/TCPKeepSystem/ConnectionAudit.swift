@@ -107,7 +107,8 @@ struct ConnectionAudit {
         do {
             for target in targets {
                 var records = RecordChunks()
-                summary.namespaces.append(try readSockets(of: target, source: source, selection: selection, into: &records))
+                guard let how = try readSockets(of: target, source: source, selection: selection, into: &records) else { continue }
+                summary.namespaces.append(how)
                 read.append((target, records))
             }
         } catch {

@@ -39,13 +39,14 @@ func allNetworkNamespaces() -> [NamespaceTarget] {
         }
         seenTables[table] = targets.count
         targets.append(NamespaceTarget(
-            netns: namespace, namespacePath: namespace == nil ? nil : "/proc/\(name)/ns/net", procDirectory: "/proc/\(name)/net"))
+            netns: namespace, namespacePath: namespace == nil ? nil : "/proc/\(name)/ns/net", procDirectory: "/proc/\(name)/net",
+            mayVanish: true))
     }
     for name in Files.names(in: "/run/netns").sorted() {
         let path = "/run/netns/\(name)"
         guard let namespace = inode(path), !seenNamespaces.contains(namespace) else { continue }
         seenNamespaces.insert(namespace)
-        targets.append(NamespaceTarget(netns: namespace, namespacePath: path, procDirectory: nil))
+        targets.append(NamespaceTarget(netns: namespace, namespacePath: path, procDirectory: nil, mayVanish: true))
     }
     return targets
 }

@@ -46,6 +46,9 @@ struct NamespaceTarget {
     var procDirectory: String?
     /// This process's own namespace: netlink needs no setns there.
     var isOwn = false
+    /// Found by a scan of /proc: its process may exit before it is read, and the namespace
+    /// with it; it is then left out rather than failing the audit.
+    var mayVanish = false
 }
 
 /// Why a netlink socket could not be opened, or a dump failed.
@@ -57,10 +60,11 @@ struct NetlinkUnavailable: Error, CustomStringConvertible {
 }
 
 /// The selected sockets of one namespace, read the way `source` says (nil: netlink, falling
-/// back to /proc when netlink cannot be opened or dumped). Returns how they were read.
+/// back to /proc when netlink cannot be opened or dumped). Returns how they were read, or nil
+/// for a namespace that vanished with its process (`mayVanish`).
 func readSockets(
     of target: NamespaceTarget, source: AuditSource?, selection: AuditSelection, into records: inout RecordChunks
-) throws -> NamespaceRead {
+) throws -> NamespaceRead? {
     var fallbackNote: String? = nil
     if source != .proc && !target.isOwn && target.namespacePath == nil {
         // Another namespace whose ns link this process may not open: no way inside it.
@@ -70,6 +74,7 @@ func readSockets(
         guard let failure = dumpWithNetlink(target, selection: selection, into: &records) else {
             return NamespaceRead(netns: target.netns, source: .netlink)
         }
+        if target.mayVanish, let path = target.namespacePath, access(path, F_OK) != 0 { return nil }
         if source == .netlink { throw failure }
         fallbackNote = failure.description
         records = RecordChunks()
@@ -80,6 +85,8 @@ func readSockets(
     let rows: [SocketRecord]
     do {
         rows = try readSocketRecords(directory)
+    } catch where target.mayVanish && (error is MissingProcFile || (error as? SystemError).map { [ENOENT, ESRCH].contains($0.code) } == true) {
+        return nil
     } catch {
         // Of several namespaces, one that cannot be read is said so; the audit goes on.
         guard target.netns != nil || !target.isOwn, let failure = error as? SystemError, [EACCES, EPERM].contains(failure.code) else { throw error }

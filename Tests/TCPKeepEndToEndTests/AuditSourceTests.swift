@@ -27,11 +27,18 @@ struct AuditSourceTests {
         defer { holder.stop() }
         let pid = ["--pid", "\(holder.pid)"]
         for extra in [[], ["--all"], ["--port", "\(holder.connections[1].server)"], ["--max-idle", "35"]] {
-            let netlink = try AuditJSON(pid + extra + ["--source", "netlink"])
-            let proc = try AuditJSON(pid + extra + ["--source", "proc"])
+            // The two reads are moments apart: a socket's timer may change in between (a busy
+            // host delays an ACK), so a difference is read again, both ways, a few times.
+            var netlink = try AuditJSON(pid + extra + ["--source", "netlink"])
+            var proc = try AuditJSON(pid + extra + ["--source", "proc"])
+            for _ in 0..<5 where verdicts(netlink) != verdicts(proc) {
+                netlink = try AuditJSON(pid + extra + ["--source", "netlink"])
+                proc = try AuditJSON(pid + extra + ["--source", "proc"])
+            }
             #expect(netlink.result.status == 0 && proc.result.status == 0, "\(netlink.result) \(proc.result)")
             #expect(!netlink.connections.isEmpty)
-            #expect(verdicts(netlink) == verdicts(proc), "\(extra)")
+            let differing = Set(verdicts(netlink).keys).union(verdicts(proc).keys).filter { verdicts(netlink)[$0] != verdicts(proc)[$0] }
+            #expect(differing.isEmpty, "\(extra): \(differing.map { "\($0): netlink \(verdicts(netlink)[$0] ?? "-"), proc \(verdicts(proc)[$0] ?? "-")" })")
             #expect(netlink.namespaces.first?["source"] as? String == "netlink")
             #expect(proc.namespaces.first?["source"] as? String == "proc")
             // Without --source: netlink.
