@@ -70,7 +70,7 @@ public func auditConnections(_ request: AuditRequest) throws -> AuditReport {
 struct ConnectionAudit {
     let report: AuditReport
     /// The process and descriptor holding each mapped socket, by inode.
-    let holders: [UInt64: SocketHolder]
+    let holders: SocketHolders
 
     /// `netDirectory` is /proc/net, or /proc/PID/net for PID's namespace, read as /proc text
     /// (doctor and fix: one process's few sockets). With `exact`, each socket's options are
@@ -94,7 +94,7 @@ struct ConnectionAudit {
     static func run(
         _ targets: [NamespaceTarget], source: AuditSource?, selection: AuditSelection, maxIdle: Int?, exact: Bool,
         tagNamespaces: Bool, expecting: (Int) -> Void = { _ in }, each: (AuditedConnection) throws -> Void
-    ) throws -> (summary: AuditSummary, holders: [UInt64: SocketHolder]) {
+    ) throws -> (summary: AuditSummary, holders: SocketHolders) {
         // The kernel's cost of writing out the sockets and of reading every descriptor's link
         // are the two large ones: they run side by side.
         let pids = selection.pids.isEmpty ? nil : selection.pids

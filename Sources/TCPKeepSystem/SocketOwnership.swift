@@ -11,10 +11,59 @@ public struct SocketHolder: Sendable {
     public let fd: Int32
 }
 
+/// The holder of each socket inode, the one with the lowest PID when several share it: 16
+/// bytes a socket in one sorted array, searched by halving (a dictionary took more than twice
+/// that on a host with tens of thousands of sockets).
+struct SocketHolders: Sendable {
+    struct Entry: Sendable {
+        var inode: UInt64
+        var pid: Int32
+        var fd: Int32
+    }
+
+    /// Until `seal()`: in the order found. After: sorted by inode, one entry per inode.
+    private(set) var entries: [Entry] = []
+
+    init() {}
+
+    mutating func append(inode: UInt64, pid: Int32, fd: Int32) {
+        entries.append(Entry(inode: inode, pid: pid, fd: fd))
+    }
+
+    /// Takes in another scan's entries and sorts them all, keeping the lowest PID per inode.
+    mutating func seal(adding other: SocketHolders = SocketHolders()) {
+        if entries.count < other.entries.count {
+            var larger = other.entries
+            larger.append(contentsOf: entries)
+            entries = larger
+        } else {
+            entries.append(contentsOf: other.entries)
+        }
+        entries.sort { ($0.inode, $0.pid) < ($1.inode, $1.pid) }
+        var kept = 0
+        for index in entries.indices where index == 0 || entries[index].inode != entries[kept - 1].inode {
+            entries[kept] = entries[index]
+            kept += 1
+        }
+        entries.removeLast(entries.count - kept)
+    }
+
+    subscript(inode: UInt64) -> SocketHolder? {
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].inode < inode { low = middle + 1 } else { high = middle }
+        }
+        guard low < entries.count, entries[low].inode == inode else { return nil }
+        return SocketHolder(pid: entries[low].pid, fd: entries[low].fd)
+    }
+}
+
 /// Which processes hold which sockets, from every /proc/PID/fd.
 struct SocketOwnership: Sendable {
     /// For each socket inode, the holder with the lowest PID.
-    var holders: [UInt64: SocketHolder] = [:]
+    var holders = SocketHolders()
     /// Processes whose descriptors could not be read (another user's, without root).
     var unreadableProcesses = 0
 
@@ -26,24 +75,17 @@ struct SocketOwnership: Sendable {
     /// them all: a socket shared by several processes may then be credited to any of them.
     static func scan(only pids: Set<Int32>? = nil, wanted: Set<UInt64>? = nil) -> SocketOwnership {
         let work = ScanWork(pids: pids.map { $0.sorted() } ?? Files.names(in: "/proc").compactMap { Int32($0) }, wanted: wanted)
-        guard work.pids.count > 8 else { return work.scan() }
+        guard work.pids.count > 8 else {
+            var ownership = work.scan()
+            ownership.holders.seal()
+            return ownership
+        }
         let other = BackgroundWork { work.scan() }
         var ownership = work.scan()
         let second = other.wait()
-        // The smaller map goes into the larger; the lowest PID holding a socket wins.
-        if second.holders.count > ownership.holders.count {
-            let first = ownership
-            ownership = second
-            ownership.merge(first)
-        } else {
-            ownership.merge(second)
-        }
+        ownership.unreadableProcesses += second.unreadableProcesses
+        ownership.holders.seal(adding: second.holders)
         return ownership
-    }
-
-    private mutating func merge(_ other: SocketOwnership) {
-        unreadableProcesses += other.unreadableProcesses
-        holders.merge(other.holders) { $0.pid < $1.pid ? $0 : $1 }
     }
 }
 
@@ -107,8 +149,7 @@ private final class ScanWork: Sendable {
                     guard wanted.contains(inode) else { continue }
                     foundWanted(inode)
                 }
-                if let known = ownership.holders[inode], known.pid < pid { continue }
-                ownership.holders[inode] = SocketHolder(pid: pid, fd: fd)
+                ownership.holders.append(inode: inode, pid: pid, fd: fd)
             }
         }
         return ownership

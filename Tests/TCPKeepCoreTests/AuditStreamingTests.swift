@@ -84,6 +84,11 @@ struct AuditStreamingTests {
         }
     }
 
+    @Test("a socket record stays compact: an audit holds one per socket read")
+    func compactRecord() {
+        #expect(MemoryLayout<SocketRecord>.stride == 80)
+    }
+
     @Test("the summary says how each namespace was read")
     func sources() {
         var summary = AuditSummary(namespaces: [

@@ -1,18 +1,22 @@
 /// One row of /proc/net/tcp or /proc/net/tcp6: a TCP socket as the kernel reports it.
+///
+/// The fields are declared so that the small ones fill the gaps after each 18-byte endpoint:
+/// 80 bytes a socket, where the order of the columns took 88, and an audit holds tens of
+/// thousands.
 public struct SocketRecord: Equatable, Sendable {
     public var local: Endpoint
-    public var remote: Endpoint
     public var state: TCPState
-    public var sendQueue: UInt32
-    public var receiveQueue: UInt32
     /// The one pending timer the kernel shows (1 beats 4 beats 2 when several are).
     public var timer: SocketTimer
-    /// Time until that timer fires, in USER_HZ ticks (1/100 s).
-    public var timerTicks: UInt64
+    public var remote: Endpoint
+    public var sendQueue: UInt32
+    public var receiveQueue: UInt32
     public var retransmits: UInt32
     public var uid: UInt32
     /// Unanswered keepalive (or zero-window) probes.
     public var probes: UInt32
+    /// Time until that timer fires, in USER_HZ ticks (1/100 s).
+    public var timerTicks: UInt64
     /// The socket's inode: 0 when no file refers to it (TIME_WAIT, orphaned).
     public var inode: UInt64
 
