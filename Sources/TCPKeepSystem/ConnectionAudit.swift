@@ -39,6 +39,7 @@ public func auditConnections(
     _ request: AuditRequest, expecting: (Int) -> Void = { _ in }, each: (AuditedConnection) throws -> Void
 ) throws -> AuditSummary {
     if request.exact { try requirePtraceRights("--exact") }
+    keepHeapCompact()
     if let pid = request.netnsOf { try requireProcess(pid, "--netns-of") }
     for pid in request.selection.pids.sorted() { try requireProcess(pid, "--pid") }
     let targets: [NamespaceTarget]
@@ -151,6 +152,21 @@ struct ConnectionAudit {
         }
         return (summary, ownership.holders)
     }
+}
+
+private typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+
+/// The audit's large arrays (sockets read, descriptors found, table rows) are allocated and
+/// freed in turn on three threads: glibc is asked to map each block above 64 KiB on its own,
+/// so that freeing it returns the memory at once, and to keep one heap for all threads
+/// (M_MMAP_THRESHOLD, M_ARENA_MAX; its default raises the threshold after each such free and
+/// gives every thread a heap of its own). Glibc's module map leaves out malloc.h, so mallopt
+/// is looked up in libc; without it nothing changes.
+private func keepHeapCompact() {
+    guard let symbol = dlsym(nil, "mallopt") else { return }
+    let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
+    _ = mallopt(-3, 64 * 1024) // M_MMAP_THRESHOLD
+    _ = mallopt(-8, 1) // M_ARENA_MAX
 }
 
 /// Work on a thread of its own; `wait()` returns its result.

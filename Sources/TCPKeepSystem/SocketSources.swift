@@ -88,8 +88,8 @@ func readSockets(
     } catch where target.mayVanish && (error is MissingProcFile || (error as? SystemError).map { [ENOENT, ESRCH].contains($0.code) } == true) {
         return nil
     } catch {
-        // Of several namespaces, one that cannot be read is said so; the audit goes on.
-        guard target.netns != nil || !target.isOwn, let failure = error as? SystemError, [EACCES, EPERM].contains(failure.code) else { throw error }
+        // Of all the host's namespaces, one that cannot be read is said so; the audit goes on.
+        guard target.mayVanish, let failure = error as? SystemError, [EACCES, EPERM].contains(failure.code) else { throw error }
         return NamespaceRead(netns: target.netns, source: nil, note: [fallbackNote, failure.description].compactMap { $0 }.joined(separator: "; "))
     }
     for record in rows where selection.selects(record) { records.append(record) }
