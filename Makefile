@@ -34,7 +34,7 @@ AUDIT_UNITS = tcpkeep-audit.service tcpkeep-audit.timer
 DEB_REVISION ?= 1
 DEBDIR ?= .build/deb
 
-.PHONY: all build build-deps deps test check check-progress check-install check-manual check-deb check-alerts \
+.PHONY: all build build-deps deps test check check-progress check-install check-manual check-deb \
 	bench demo fuzz examples install uninstall deb clean
 
 all: build
@@ -57,11 +57,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-xctest
 
-check: check-install check-manual check-deb check-progress check-alerts
-
-# The alerting rules on the audit's metrics: promtool check rules and promtool test rules.
-check-alerts:
-	prometheus/check
+check: check-install check-manual check-deb check-progress
 
 # The core's parsers under libFuzzer, FUZZ_SECONDS each (make test runs each for a few seconds).
 FUZZ_SECONDS ?= 60
