@@ -7,6 +7,7 @@ import TCPKeepSystem
 extension KeepaliveProfile: ExpressibleByArgument {}
 extension ShimLogLevel: ExpressibleByArgument {}
 extension AuditFormat: ExpressibleByArgument {}
+extension AuditSource: ExpressibleByArgument {}
 extension DoctorFormat: ExpressibleByArgument {}
 extension KernelStatusFormat: ExpressibleByArgument {}
 

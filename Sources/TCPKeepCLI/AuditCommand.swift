@@ -7,7 +7,8 @@ struct AuditCommand: TCPKeepSubcommand {
         commandName: "audit",
         abstract: "Show which live TCP connections would hang forever if their peer vanished.",
         discussion: """
-            Reads /proc/net/tcp and tcp6, maps each socket to its process and systemd unit, and \
+            Reads the sockets with netlink's sock_diag (as ss does; /proc/net/tcp and tcp6 when \
+            netlink cannot be had, or with --source proc), maps each socket to its process and systemd unit, and \
             classifies each ESTABLISHED connection: ok (keepalive timer pending), missing (no \
             timer: keepalive is off), too-slow (later than --max-idle), probing (probes going \
             unanswered now), unknown (a retransmit or zero-window timer hides the keepalive one). \
@@ -18,6 +19,12 @@ struct AuditCommand: TCPKeepSubcommand {
 
     @Option(help: ArgumentHelp("Audit the network namespace of this process (a container's).", valueName: "pid"), completion: .processIDs)
     var netnsOf: Int32?
+
+    @Flag(help: "Every network namespace on the host: those of /proc/*/ns/net and those bound under /run/netns.")
+    var allNamespaces = false
+
+    @Option(help: ArgumentHelp("Where to read sockets: netlink or proc (default: netlink, or proc when netlink cannot be opened).", valueName: "source"))
+    var source: AuditSource?
 
     @Flag(help: "Every TCP state, not only ESTABLISHED.")
     var all = false
@@ -49,6 +56,10 @@ struct AuditCommand: TCPKeepSubcommand {
     @Flag(help: "Exit 1 when a selected connection is missing keepalive or too slow.")
     var check = false
 
+    func validate() throws {
+        if allNamespaces && netnsOf != nil { throw ValidationError("--all-namespaces and --netns-of exclude each other") }
+    }
+
     func execute() throws -> Int32 {
         var selection = AuditSelection()
         selection.ports = ports
@@ -56,15 +67,26 @@ struct AuditCommand: TCPKeepSubcommand {
         selection.processes = Set(processes)
         selection.units = Set(units)
         selection.allStates = all
-        let report = try auditConnections(AuditRequest(netnsOf: netnsOf, selection: selection, maxIdle: maxIdle, exact: exact))
-        let text = format.render(report)
-        if let output {
-            try Files.writeAtomically(text, to: output, creatingDirectories: false)
-        } else {
-            Output.standardOutput.write(text)
+        let request = AuditRequest(
+            netnsOf: netnsOf, allNamespaces: allNamespaces, selection: selection, maxIdle: maxIdle, exact: exact, source: source)
+        // Written as the connections are classified, through a buffer, to standard output or to
+        // a temporary file that replaces --output once complete.
+        var out = try output.map { path throws(SystemError) in try BufferedOutput(replacing: path) } ?? BufferedOutput()
+        var writer = format.makeWriter()
+        let summary: AuditSummary
+        do {
+            summary = try auditConnections(request, expecting: { writer.reserve($0) }) { writer.add($0, to: &out) }
+            writer.finish(summary, to: &out)
+            try out.commit()
+        } catch {
+            out.discard()
+            throw error
+        }
+        if source == nil, let fallback = summary.namespaces.first(where: { $0.source == .proc && $0.note != nil }) {
+            warn("\(fallback.note!): read /proc instead")
         }
         guard check else { return 0 }
-        switch report.checkVerdict(for: selection) {
+        switch summary.checkVerdict(for: selection) {
         case .pass: return 0
         case .fail: return 1
         case .nothingSelected:

@@ -9,76 +9,164 @@ import Glibc
 public struct AuditRequest: Sendable {
     /// A process whose network namespace to read instead of this process's (a container's).
     public var netnsOf: Int32?
+    /// Every network namespace on the host.
+    public var allNamespaces: Bool
     public var selection: AuditSelection
     /// Seconds; see `classify`.
     public var maxIdle: Int?
     /// Read each socket's own options through pidfd_getfd.
     public var exact: Bool
+    /// Where sockets are read; nil: netlink, or /proc when a netlink socket cannot be had.
+    public var source: AuditSource?
 
-    public init(netnsOf: Int32?, selection: AuditSelection, maxIdle: Int?, exact: Bool) {
+    public init(
+        netnsOf: Int32?, allNamespaces: Bool = false, selection: AuditSelection, maxIdle: Int?, exact: Bool, source: AuditSource? = nil
+    ) {
         self.netnsOf = netnsOf
+        self.allNamespaces = allNamespaces
         self.selection = selection
         self.maxIdle = maxIdle
         self.exact = exact
+        self.source = source
     }
 }
 
-/// The audit: refuses what cannot be done before reading anything, then reads, maps and
-/// classifies the selected sockets.
-public func auditConnections(_ request: AuditRequest) throws -> AuditReport {
+/// The audit, streamed: refuses what cannot be done before reading anything, then reads,
+/// maps and classifies the selected sockets, handing each connection to `each` as soon as it
+/// is classified, in no particular order; `expecting` first learns how many sockets were read
+/// (an upper bound on the connections to come). Returns the summary.
+public func auditConnections(
+    _ request: AuditRequest, expecting: (Int) -> Void = { _ in }, each: (AuditedConnection) throws -> Void
+) throws -> AuditSummary {
     if request.exact { try requirePtraceRights("--exact") }
+    keepHeapCompact()
     if let pid = request.netnsOf { try requireProcess(pid, "--netns-of") }
     for pid in request.selection.pids.sorted() { try requireProcess(pid, "--pid") }
-    let directory = request.netnsOf.map { "/proc/\($0)/net" } ?? "/proc/net"
-    return try ConnectionAudit(
-        netDirectory: directory, selection: request.selection, maxIdle: request.maxIdle, exact: request.exact
-    ).report
+    let targets: [NamespaceTarget]
+    if request.allNamespaces {
+        targets = allNetworkNamespaces()
+    } else if let pid = request.netnsOf {
+        targets = [NamespaceTarget(netns: nil, namespacePath: "/proc/\(pid)/ns/net", procDirectory: "/proc/\(pid)/net")]
+    } else {
+        targets = [NamespaceTarget(netns: nil, namespacePath: nil, procDirectory: "/proc/net", isOwn: true)]
+    }
+    return try ConnectionAudit.run(
+        targets, source: request.source, selection: request.selection, maxIdle: request.maxIdle, exact: request.exact,
+        tagNamespaces: request.allNamespaces, expecting: expecting, each: each
+    ).summary
 }
 
-/// The audit's core, which audit, doctor and fix share: the selected sockets of a network
-/// namespace, mapped to the processes holding them and classified.
+/// The audit as one report, sorted by process and port.
+public func auditConnections(_ request: AuditRequest) throws -> AuditReport {
+    var connections: [AuditedConnection] = []
+    let summary = try auditConnections(request) { connections.append($0) }
+    connections.sort { ($0.owner?.pid ?? .max, $0.record.local.port) < ($1.owner?.pid ?? .max, $1.record.local.port) }
+    var report = AuditReport(connections: connections, gaps: summary.gaps)
+    report.namespaces = summary.namespaces
+    return report
+}
+
+/// The audit's core, which audit, doctor and fix share: the selected sockets of network
+/// namespaces, mapped to the processes holding them and classified.
 struct ConnectionAudit {
     let report: AuditReport
     /// The process and descriptor holding each mapped socket, by inode.
-    let holders: [UInt64: SocketHolder]
+    let holders: SocketHolders
 
-    /// `netDirectory` is /proc/net, or /proc/PID/net for PID's namespace. With `exact`, each
-    /// socket's options are read through pidfd_getfd (the caller checks the rights first).
-    /// With PIDs selected, only their descriptors are scanned: a socket they share with
-    /// another process counts as theirs.
+    /// `netDirectory` is /proc/net, or /proc/PID/net for PID's namespace, read as /proc text
+    /// (doctor and fix: one process's few sockets). With `exact`, each socket's options are
+    /// read through pidfd_getfd (the caller checks the rights first). With PIDs selected,
+    /// only their descriptors are scanned: a socket they share with another process counts
+    /// as theirs.
     init(netDirectory: String, selection: AuditSelection, maxIdle: Int?, exact: Bool) throws {
-        // The kernel's cost of writing out /proc/net/tcp and of reading every descriptor's link
+        var connections: [AuditedConnection] = []
+        let run = try Self.run(
+            [NamespaceTarget(netns: nil, namespacePath: nil, procDirectory: netDirectory)], source: .proc, selection: selection,
+            maxIdle: maxIdle, exact: exact, tagNamespaces: false
+        ) { connections.append($0) }
+        connections.sort { ($0.owner?.pid ?? .max, $0.record.local.port) < ($1.owner?.pid ?? .max, $1.record.local.port) }
+        report = AuditReport(connections: connections, gaps: run.summary.gaps)
+        holders = run.holders
+    }
+
+    /// Reads each target's sockets while another thread maps descriptors to processes, then
+    /// classifies each socket and hands it to `each`. Only the sockets (compact records, in
+    /// chunks released as they are handed on) and the descriptor map are held meanwhile.
+    static func run(
+        _ targets: [NamespaceTarget], source: AuditSource?, selection: AuditSelection, maxIdle: Int?, exact: Bool,
+        tagNamespaces: Bool, expecting: (Int) -> Void = { _ in }, each: (AuditedConnection) throws -> Void
+    ) throws -> (summary: AuditSummary, holders: SocketHolders) {
+        // The kernel's cost of writing out the sockets and of reading every descriptor's link
         // are the two large ones: they run side by side.
         let pids = selection.pids.isEmpty ? nil : selection.pids
-        let scan = BackgroundWork { SocketOwnership.scan(only: pids) }
-        let records = try readSocketRecords(netDirectory).filter(selection.selects)
-        let ownership = scan.wait()
+        // With ports selected the kernel returns few sockets, fast: they are read first, and
+        // the scan looks for them alone and stops once it has them all.
+        let lookForRead = !selection.ports.isEmpty && pids == nil
+        let scan = lookForRead ? nil : BackgroundWork { SocketOwnership.scan(only: pids) }
+        var read: [(target: NamespaceTarget, records: RecordChunks)] = []
+        var summary = AuditSummary()
+        do {
+            for target in targets {
+                var records = RecordChunks()
+                guard let how = try readSockets(of: target, source: source, selection: selection, into: &records) else { continue }
+                summary.namespaces.append(how)
+                read.append((target, records))
+            }
+        } catch {
+            _ = scan?.wait()
+            throw error
+        }
+        let ownership: SocketOwnership
+        if let scan {
+            ownership = scan.wait()
+        } else {
+            var wanted = Set<UInt64>()
+            for entry in read { entry.records.forEach { if $0.inode != 0 { wanted.insert($0.inode) } } }
+            ownership = SocketOwnership.scan(wanted: wanted)
+        }
+        expecting(read.reduce(0) { $0 + $1.records.count })
         var owners = OwnerCache()
         var peers = PeerSockets()
         defer { peers.close() }
-        var connections: [AuditedConnection] = []
         var unmapped = 0
-        for record in records {
-            let holder = ownership.holders[record.inode]
-            let owner = holder.flatMap { owners.owner($0.pid) }
-            // Counted before the owner filters: an unmapped socket may be the selection's. With
-            // PIDs selected only theirs are scanned, and the rest are simply not theirs.
-            if owner == nil && record.inode != 0 && pids == nil { unmapped += 1 }
-            guard selection.selects(owner) else { continue }
-            let options = try exact ? holder.flatMap { try peers.options(of: $0, inode: record.inode) } : nil
-            connections.append(AuditedConnection(
-                record: record, owner: owner, options: options, status: classify(record, options: options, maxIdle: maxIdle)))
+        for index in read.indices {
+            let netns = tagNamespaces ? read[index].target.netns : nil
+            try read[index].records.drain { record in
+                let holder = ownership.holders[record.inode]
+                let owner = holder.flatMap { owners.owner($0.pid) }
+                // Counted before the owner filters: an unmapped socket may be the selection's. With
+                // PIDs selected only theirs are scanned, and the rest are simply not theirs.
+                if owner == nil && record.inode != 0 && pids == nil { unmapped += 1 }
+                guard selection.selects(owner) else { return }
+                let options = try exact ? holder.flatMap { try peers.options(of: $0, inode: record.inode) } : nil
+                let status = classify(record, options: options, maxIdle: maxIdle)
+                summary.add(status)
+                try each(AuditedConnection(record: record, owner: owner, options: options, status: status, netns: netns))
+            }
         }
-        connections.sort { ($0.owner?.pid ?? .max, $0.record.local.port) < ($1.owner?.pid ?? .max, $1.record.local.port) }
-        var gaps = AuditGaps(unmappedSockets: unmapped, unreadableProcesses: ownership.unreadableProcesses)
+        summary.gaps = AuditGaps(unmappedSockets: unmapped, unreadableProcesses: ownership.unreadableProcesses)
         if unmapped > 0 {
-            gaps.reason = ownership.unreadableProcesses > 0
+            summary.gaps.reason = ownership.unreadableProcesses > 0
                 ? "the open files of \(ownership.unreadableProcesses) processes are readable by root only"
                 : "no process holds them now: orphaned, or their process exited during the scan"
         }
-        report = AuditReport(connections: connections, gaps: gaps)
-        holders = ownership.holders
+        return (summary, ownership.holders)
     }
+}
+
+private typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
+
+/// The audit's large arrays (sockets read, descriptors found, table rows) are allocated and
+/// freed in turn on three threads: glibc is asked to map each block above 64 KiB on its own,
+/// so that freeing it returns the memory at once, and to keep one heap for all threads
+/// (M_MMAP_THRESHOLD, M_ARENA_MAX; its default raises the threshold after each such free and
+/// gives every thread a heap of its own). Glibc's module map leaves out malloc.h, so mallopt
+/// is looked up in libc; without it nothing changes.
+private func keepHeapCompact() {
+    guard let symbol = dlsym(nil, "mallopt") else { return }
+    let mallopt = unsafeBitCast(symbol, to: MallOpt.self)
+    _ = mallopt(-3, 64 * 1024) // M_MMAP_THRESHOLD
+    _ = mallopt(-8, 1) // M_ARENA_MAX
 }
 
 /// Work on a thread of its own; `wait()` returns its result.

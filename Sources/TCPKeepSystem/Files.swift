@@ -146,7 +146,7 @@ public enum Files {
     }
 
     /// So that a rename or an unlink survives a crash.
-    private static func syncDirectory(_ path: String) {
+    static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)

@@ -1,3 +1,4 @@
+import Synchronization
 import TCPKeepCore
 
 #if canImport(Glibc)
@@ -10,52 +11,165 @@ public struct SocketHolder: Sendable {
     public let fd: Int32
 }
 
+/// The holder of each socket inode, the one with the lowest PID when several share it: 16
+/// bytes a socket in one sorted array, searched by halving (a dictionary took more than twice
+/// that on a host with tens of thousands of sockets).
+struct SocketHolders: Sendable {
+    struct Entry: Sendable {
+        var inode: UInt64
+        var pid: Int32
+        var fd: Int32
+    }
+
+    /// Until `seal()`: in the order found. After: sorted by inode, one entry per inode.
+    private(set) var entries: [Entry] = []
+
+    init() {}
+
+    mutating func append(inode: UInt64, pid: Int32, fd: Int32) {
+        entries.append(Entry(inode: inode, pid: pid, fd: fd))
+    }
+
+    /// Takes in another scan's entries and sorts them all, keeping the lowest PID per inode.
+    mutating func seal(adding other: SocketHolders = SocketHolders()) {
+        if entries.count < other.entries.count {
+            var larger = other.entries
+            larger.append(contentsOf: entries)
+            entries = larger
+        } else {
+            entries.append(contentsOf: other.entries)
+        }
+        entries.sort { ($0.inode, $0.pid) < ($1.inode, $1.pid) }
+        var kept = 0
+        for index in entries.indices where index == 0 || entries[index].inode != entries[kept - 1].inode {
+            entries[kept] = entries[index]
+            kept += 1
+        }
+        entries.removeLast(entries.count - kept)
+    }
+
+    subscript(inode: UInt64) -> SocketHolder? {
+        var low = 0
+        var high = entries.count
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].inode < inode { low = middle + 1 } else { high = middle }
+        }
+        guard low < entries.count, entries[low].inode == inode else { return nil }
+        return SocketHolder(pid: entries[low].pid, fd: entries[low].fd)
+    }
+}
+
 /// Which processes hold which sockets, from every /proc/PID/fd.
 struct SocketOwnership: Sendable {
     /// For each socket inode, the holder with the lowest PID.
-    var holders: [UInt64: SocketHolder] = [:]
+    var holders = SocketHolders()
     /// Processes whose descriptors could not be read (another user's, without root).
     var unreadableProcesses = 0
 
-    /// Scans every process (or those in `only`) for descriptors that are sockets. A process that
-    /// exits during the scan is skipped.
-    static func scan(only pids: Set<Int32>? = nil) -> SocketOwnership {
+    /// Scans every process (or those in `only`) for descriptors that are sockets, on two
+    /// threads that take processes one at a time from a shared counter (one process may hold
+    /// most of the host's sockets). A process that exits during the scan is skipped.
+    ///
+    /// With `wanted`, the scan looks for those socket inodes only and stops once it has found
+    /// them all: a socket shared by several processes may then be credited to any of them.
+    static func scan(only pids: Set<Int32>? = nil, wanted: Set<UInt64>? = nil) -> SocketOwnership {
+        let work = ScanWork(pids: pids.map { $0.sorted() } ?? Files.names(in: "/proc").compactMap { Int32($0) }, wanted: wanted)
+        guard work.pids.count > 8 else {
+            var ownership = work.scan()
+            ownership.holders.seal()
+            return ownership
+        }
+        let other = BackgroundWork { work.scan() }
+        var ownership = work.scan()
+        let second = other.wait()
+        ownership.unreadableProcesses += second.unreadableProcesses
+        ownership.holders.seal(adding: second.holders)
+        return ownership
+    }
+}
+
+/// The processes a scan covers, handed out one at a time to the threads that scan them.
+private final class ScanWork: Sendable {
+    let pids: [Int32]
+    private let next = Atomic<Int>(0)
+    /// With CAP_SYS_PTRACE nothing is refused for want of rights: EACCES then means the
+    /// process is exiting, and its sockets with it.
+    private let mayReadAll = holdsPtraceCapability
+
+    /// The inodes looked for, those found so far by either thread, and whether all are.
+    private let wanted: Set<UInt64>?
+    private let found = Mutex<Set<UInt64>>([])
+    private let done = Atomic<Bool>(false)
+
+    init(pids: [Int32], wanted: Set<UInt64>?) {
+        self.pids = pids
+        self.wanted = wanted
+        if wanted?.isEmpty == true { done.store(true, ordering: .relaxed) }
+    }
+
+    /// Notes that `inode`, a wanted one, was found.
+    private func foundWanted(_ inode: UInt64) {
+        found.withLock { found in
+            if found.insert(inode).inserted && found.count == wanted!.count { done.store(true, ordering: .relaxed) }
+        }
+    }
+
+    func scan() -> SocketOwnership {
         var ownership = SocketOwnership()
-        // With CAP_SYS_PTRACE nothing is refused for want of rights: EACCES then means the
-        // process is exiting, and its sockets with it.
-        let mayReadAll = holdsPtraceCapability
         func isRefusal(_ code: Int32) -> Bool { (code == EACCES || code == EPERM) && !mayReadAll }
         var status = stat()
-        for name in pids.map({ $0.sorted().map(String.init) }) ?? Files.names(in: "/proc") {
-            guard let pid = Int32(name) else { continue }
-            guard let directory = opendir("/proc/\(name)/fd") else {
+        while !done.load(ordering: .relaxed) {
+            let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard index < pids.count else { break }
+            let pid = pids[index]
+            guard let directory = opendir("/proc/\(pid)/fd") else {
                 if isRefusal(errno) { ownership.unreadableProcesses += 1 }
                 continue
             }
             defer { closedir(directory) }
             let directoryFD = dirfd(directory)
             while let entry = readdir(directory) {
+                if wanted != nil && done.load(ordering: .relaxed) { break }
                 // stat follows the descriptor to the socket itself: its inode is the one
-                // /proc/net/tcp shows, and this is cheaper than reading the link's text.
-                let result = withUnsafePointer(to: &entry.pointee.d_name) { name in
-                    name.withMemoryRebound(to: CChar.self, capacity: 256) { fstatat(directoryFD, $0, &status, 0) }
+                // the kernel reports, and this is cheaper than reading the link's text.
+                let (result, fd) = withUnsafePointer(to: &entry.pointee.d_name) { name in
+                    name.withMemoryRebound(to: UInt8.self, capacity: 256) { bytes in
+                        (fstatat(directoryFD, UnsafeRawPointer(bytes).assumingMemoryBound(to: CChar.self), &status, 0), descriptorNumber(bytes))
+                    }
                 }
                 if result != 0 && isRefusal(errno) {
                     // Listed but not readable: ptrace access to the process is refused.
                     ownership.unreadableProcesses += 1
                     break
                 }
-                guard result == 0, status.st_mode & S_IFMT == S_IFSOCK, let fd = Int32(Files.entryName(entry)) else { continue }
+                guard result == 0, status.st_mode & S_IFMT == S_IFSOCK, let fd else { continue }
                 let inode = UInt64(status.st_ino)
-                if let known = ownership.holders[inode], known.pid < pid { continue }
-                ownership.holders[inode] = SocketHolder(pid: pid, fd: fd)
+                if let wanted {
+                    guard wanted.contains(inode) else { continue }
+                    foundWanted(inode)
+                }
+                ownership.holders.append(inode: inode, pid: pid, fd: fd)
             }
         }
         return ownership
     }
 }
 
-/// A process's name, executable and unit, each read once.
+/// A /proc/PID/fd entry's name as a number; nil for `.`, `..` or anything else.
+private func descriptorNumber(_ name: UnsafePointer<UInt8>) -> Int32? {
+    var value: Int32 = 0
+    var index = 0
+    while name[index] != 0 {
+        let digit = name[index] &- UInt8(ascii: "0")
+        guard digit < 10, index < 10 else { return nil }
+        value = value &* 10 &+ Int32(digit)
+        index += 1
+    }
+    return index == 0 ? nil : value
+}
+
+/// A process's name, executable, unit, container and pod, each read once.
 struct OwnerCache {
     private var owners: [Int32: SocketOwner?] = [:]
 
@@ -63,11 +177,13 @@ struct OwnerCache {
     mutating func owner(_ pid: Int32) -> SocketOwner? {
         if let known = owners[pid] { return known }
         let owner = (try? Files.readText("/proc/\(pid)/comm"))?.map { comm in
-            SocketOwner(
+            let cgroup = (try? Files.readText("/proc/\(pid)/cgroup")) ?? nil
+            let identity = cgroup.map(containerIdentity(fromCgroup:))
+            return SocketOwner(
                 pid: pid,
                 process: comm.hasSuffix("\n") ? String(comm.dropLast()) : comm,
                 executable: Files.readLink("/proc/\(pid)/exe"),
-                unit: (try? Files.readText("/proc/\(pid)/cgroup"))?.flatMap(systemdUnit(fromCgroup:)))
+                unit: cgroup.flatMap(systemdUnit(fromCgroup:)), container: identity?.container, pod: identity?.pod)
         }
         owners[pid] = owner
         return owner

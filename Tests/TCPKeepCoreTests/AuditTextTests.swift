@@ -39,6 +39,6 @@ struct AuditTextTests {
         let record = ClassificationTests.base
         let owner = SocketOwner(pid: 7, process: "we\"ird\\name", executable: nil, unit: nil)
         let report = AuditReport(connections: [AuditedConnection(record: record, owner: owner, options: nil, status: .ok)], gaps: AuditGaps())
-        #expect(formatAuditPrometheus(report).contains(#"tcpkeep_connections{process="we\"ird\\name",unit="",status="ok"} 1"#))
+        #expect(formatAuditPrometheus(report).contains(#"tcpkeep_connections{process="we\"ird\\name",unit="",container="",pod="",status="ok"} 1"#))
     }
 }

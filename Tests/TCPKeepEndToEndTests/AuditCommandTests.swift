@@ -161,7 +161,7 @@ struct AuditCommandTests {
         let table = try runProcess([Artifacts.tcpkeep, "audit", "--pid", "\(holder.pid)"])
         #expect(table.lines.first?.hasPrefix("holder (pid \(holder.pid), ") == true, "\(table)")
         #expect(table.lines.contains { $0.hasPrefix("  ok ") && $0.contains("keepalive ") })
-        #expect(table.lines.last == "4 connections: 1 ok, 3 missing, 0 too-slow, 0 probing, 0 unknown")
+        #expect(table.lines.last == "4 connections: 1 ok, 3 missing, 0 too-slow, 0 probing, 0 unknown; read with netlink")
 
         let directory = Artifacts.scratch.appendingPathComponent("metrics-\(holder.pid)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -2,39 +2,347 @@
 public enum AuditFormat: String, CaseIterable, Sendable {
     case table, json, prometheus
 
-    public func render(_ report: AuditReport) -> String {
+    /// A writer that turns connections into this format as they come.
+    public func makeWriter() -> any AuditWriter {
         switch self {
-        case .table: formatAuditTable(report)
-        case .json: formatAuditJSON(report)
-        case .prometheus: formatAuditPrometheus(report)
+        case .table: AuditTableWriter()
+        case .json: AuditJSONWriter()
+        case .prometheus: AuditPrometheusWriter()
         }
+    }
+
+    /// The whole audit as one text: for a report already in memory (doctor's, the tests').
+    public func render(_ report: AuditReport) -> String {
+        var text = ""
+        var writer = makeWriter()
+        writer.reserve(report.connections.count)
+        for connection in report.connections { writer.add(connection, to: &text) }
+        writer.finish(report.summary, to: &text)
+        return text
     }
 }
 
-/// The audit as a table grouped by process and unit, with a summary line.
-public func formatAuditTable(_ report: AuditReport) -> String {
-    var output = ""
-    output.reserveCapacity(report.connections.count * 120 + 256)
-    let groups = Dictionary(grouping: report.connections.indices) { report.connections[$0].owner?.pid ?? -1 }
-    // Processes by PID, sockets with no known owner last.
-    for pid in groups.keys.sorted(by: { UInt32(bitPattern: $0) < UInt32(bitPattern: $1) }) {
-        let rows = groups[pid]!.map { report.connections[$0] }
-        if let owner = rows[0].owner {
-            output += "\(owner.process) (pid \(owner.pid), \(owner.unit ?? "no unit"))"
-            output += owner.executable.map { " \($0)\n" } ?? "\n"
-        } else {
-            output += "owner unknown\n"
+/// Writes an audit as its connections are classified: `add` for each, in any order, then
+/// `finish` with the summary. What a writer keeps meanwhile is compact and bounded: the table
+/// keeps one small row per connection (it groups and aligns), JSON nothing, Prometheus one
+/// count per series.
+public protocol AuditWriter {
+    /// Room for `count` connections, when the caller knows it, so that storage grows once.
+    mutating func reserve(_ count: Int)
+    mutating func add(_ connection: AuditedConnection, to output: inout some TextOutputStream)
+    mutating func finish(_ summary: AuditSummary, to output: inout some TextOutputStream)
+}
+
+public func formatAuditTable(_ report: AuditReport) -> String { AuditFormat.table.render(report) }
+public func formatAuditJSON(_ report: AuditReport) -> String { AuditFormat.json.render(report) }
+public func formatAuditPrometheus(_ report: AuditReport) -> String { AuditFormat.prometheus.render(report) }
+
+/// The audit as a table grouped by container, then process and unit, with a summary line.
+/// Connections with no container come first, those whose process is unknown last in their
+/// group. Each connection costs one fixed-size row until `finish` sorts and writes them.
+public struct AuditTableWriter: AuditWriter {
+    /// What a line shows of a connection, in 72 bytes: a busy host has tens of thousands.
+    private struct Row {
+        var local: Endpoint
+        var remote: Endpoint
+        var timerTicks: UInt32
+        var probes: UInt32
+        /// Index into `owners`, -1 for none.
+        var owner: Int32
+        /// Index into `options`, -1 for none.
+        var options: Int32
+        /// Index into `namespaces`.
+        var netns: UInt16
+        var state: TCPState
+        var timer: UInt8
+        var status: KeepaliveStatus
+
+        /// A record with what the timer column reads.
+        var record: SocketRecord {
+            SocketRecord(
+                local: local, remote: remote, state: state, sendQueue: 0, receiveQueue: 0, timer: SocketTimer(code: timer),
+                timerTicks: UInt64(timerTicks), retransmits: 0, uid: 0, probes: probes, inode: 0)
         }
-        appendTable(to: &output, header: ["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"], rows: rows.map { connection in
-            [
-                connection.status.rawValue, connection.record.local.description, connection.record.remote.description,
-                connection.record.state.name, timerText(connection.record), connection.options.map(optionsText) ?? "",
-            ]
-        })
-        output += "\n"
     }
-    output += summaryLine(report) + "\n"
-    return output
+
+    private var rows: [Row] = []
+    private var owners: [SocketOwner] = []
+    private var ownerIndex: [Int32: Int32] = [:]
+    private var options: [SocketOptions] = []
+    /// The namespaces seen, 0 for none; rows refer to them by index.
+    private var namespaces: [UInt64] = [0]
+    private var namespaceIndex: [UInt64: UInt16] = [0: 0]
+
+    public init() {}
+
+    public mutating func reserve(_ count: Int) { rows.reserveCapacity(count) }
+
+    public mutating func add(_ connection: AuditedConnection, to output: inout some TextOutputStream) {
+        var owner: Int32 = -1
+        if let known = connection.owner {
+            if let index = ownerIndex[known.pid] {
+                owner = index
+            } else {
+                owner = Int32(owners.count)
+                ownerIndex[known.pid] = owner
+                owners.append(known)
+            }
+        }
+        var optionsIndex: Int32 = -1
+        if let values = connection.options {
+            optionsIndex = Int32(options.count)
+            options.append(values)
+        }
+        let netns = connection.netns ?? 0
+        var namespace = namespaceIndex[netns]
+        if namespace == nil && namespaces.count < Int(UInt16.max) {
+            namespace = UInt16(namespaces.count)
+            namespaceIndex[netns] = namespace
+            namespaces.append(netns)
+        }
+        let record = connection.record
+        let timerCode: UInt8 = switch record.timer {
+        case .none: 0
+        case .retransmit: 1
+        case .keepalive: 2
+        case .timeWait: 3
+        case .zeroWindowProbe: 4
+        case .other(let code): code
+        }
+        rows.append(Row(
+            local: record.local, remote: record.remote, timerTicks: UInt32(clamping: record.timerTicks), probes: record.probes,
+            owner: owner, options: optionsIndex, netns: namespace ?? 0, state: record.state, timer: timerCode, status: connection.status))
+    }
+
+    public mutating func finish(_ summary: AuditSummary, to output: inout some TextOutputStream) {
+        // Owners ranked once: host processes first, then by container, then by PID.
+        let ranked = owners.indices.sorted { a, b in
+            let (first, second) = (owners[a], owners[b])
+            if (first.container ?? "") != (second.container ?? "") { return (first.container ?? "") < (second.container ?? "") }
+            return first.pid < second.pid
+        }
+        var rank = [UInt64](repeating: 0, count: owners.count)
+        for (position, index) in ranked.enumerated() { rank[index] = UInt64(position) }
+        // One 64-bit key per row (owner's rank, namespace, local port), the row's index below
+        // it: sorting these is sorting the rows, without moving them.
+        var order = rows.indices.map { index -> (key: UInt64, index: Int32) in
+            let row = rows[index]
+            let ownerRank = row.owner < 0 ? UInt64(0xffff_ffff) : rank[Int(row.owner)]
+            return (ownerRank << 32 | UInt64(row.netns) << 16 | UInt64(row.local.port), Int32(index))
+        }
+        order.sort { ($0.key, $0.index) < ($1.key, $1.index) }
+
+        let hasContainers = owners.contains { $0.container != nil }
+        var currentContainer: String?? = .none
+        var start = 0
+        while start < order.count {
+            let first = rows[Int(order[start].index)]
+            var end = start + 1
+            while end < order.count && order[end].key >> 16 == order[start].key >> 16 { end += 1 }
+            let owner = first.owner < 0 ? nil : owners[Int(first.owner)]
+            if hasContainers && currentContainer != .some(owner?.container) {
+                currentContainer = .some(owner?.container)
+                if let container = owner?.container {
+                    output.write("container \(container.prefix(12))\(owner?.pod.map { " (pod \($0))" } ?? "")\n")
+                } else {
+                    output.write(owner == nil ? "container unknown\n" : "no container\n")
+                }
+            }
+            writeGroup(order[start..<end], owner: owner, netns: namespaces[Int(first.netns)], to: &output)
+            start = end
+        }
+        output.write(summaryLine(summary) + "\n")
+        rows = []
+    }
+
+    private func cells(_ row: Row) -> [String] {
+        [
+            row.status.rawValue, row.local.description, row.remote.description, row.state.name,
+            timerText(row.record), row.options < 0 ? "" : optionsText(options[Int(row.options)]),
+        ]
+    }
+
+    private func writeGroup(
+        _ group: ArraySlice<(key: UInt64, index: Int32)>, owner: SocketOwner?, netns: UInt64, to output: inout some TextOutputStream
+    ) {
+        let netnsText = netns == 0 ? "" : ", netns \(netns)"
+        if let owner {
+            output.write("\(owner.process) (pid \(owner.pid), \(owner.unit ?? "no unit")\(netnsText))\(owner.executable.map { " \($0)" } ?? "")\n")
+        } else {
+            output.write("owner unknown\(netns == 0 ? "" : " (netns \(netns))")\n")
+        }
+        // Two passes over the group's rows: the widths, then the lines; no row is kept as text.
+        let header = ["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"]
+        var widths = header.map(\.utf8.count)
+        for entry in group {
+            for (column, cell) in cells(rows[Int(entry.index)]).enumerated() { widths[column] = max(widths[column], cell.utf8.count) }
+        }
+        var line = ""
+        appendRow(header, widths: widths, to: &line)
+        output.write(line)
+        for entry in group {
+            line.removeAll(keepingCapacity: true)
+            appendRow(cells(rows[Int(entry.index)]), widths: widths, to: &line)
+            output.write(line)
+        }
+        output.write("\n")
+    }
+}
+
+/// One aligned line: cells two spaces apart, indented, no trailing spaces.
+private func appendRow(_ row: [String], widths: [Int], to output: inout String) {
+    let last = row.lastIndex { !$0.isEmpty } ?? 0
+    output += "  "
+    for (column, cell) in row[...last].enumerated() {
+        output += cell
+        if column < last { output += String(repeating: " ", count: widths[column] - cell.utf8.count + 2) }
+    }
+    output += "\n"
+}
+
+/// `{"connections": [...], "summary": {...}}`, one connection per line, each written as it comes.
+public struct AuditJSONWriter: AuditWriter {
+    private var written = 0
+    private var line = ""
+    /// The owner's fields as JSON, made once per process.
+    private var ownerFields: [Int32: String] = [:]
+
+    public init() {}
+
+    public mutating func reserve(_ count: Int) {}
+
+    public mutating func add(_ connection: AuditedConnection, to output: inout some TextOutputStream) {
+        let record = connection.record
+        line.removeAll(keepingCapacity: true)
+        line += written == 0 ? "{\"connections\": [\n  {\"local\": \"" : ",\n  {\"local\": \""
+        line += record.local.description
+        line += "\", \"remote\": \""
+        line += record.remote.description
+        line += "\", \"state\": \""
+        line += record.state.name
+        line += "\", \"status\": \""
+        line += connection.status.rawValue
+        line += "\", \"timer\": \""
+        line += record.timer.name
+        line += "\", \"timer_seconds\": "
+        line += record.timer == .none ? "null" : jsonNumber(record.timerSeconds)
+        for (name, value) in [
+            ("probes", UInt64(record.probes)), ("retransmits", UInt64(record.retransmits)), ("send_queue", UInt64(record.sendQueue)),
+            ("receive_queue", UInt64(record.receiveQueue)), ("inode", record.inode), ("uid", UInt64(record.uid)),
+        ] {
+            line += ", \""
+            line += name
+            line += "\": "
+            appendDecimal(value, to: &line)
+        }
+        line += ", "
+        if let owner = connection.owner {
+            if ownerFields[owner.pid] == nil {
+                ownerFields[owner.pid] = [
+                    ("pid", "\(owner.pid)"), ("process", json(owner.process)), ("executable", owner.executable.map(json) ?? "null"),
+                    ("unit", owner.unit.map(json) ?? "null"),
+                ].map { "\"\($0)\": \($1)" }.joined(separator: ", ")
+            }
+            line += ownerFields[owner.pid]!
+        } else {
+            line += #""pid": null, "process": null, "executable": null, "unit": null"#
+        }
+        line += ", \"netns\": "
+        if let netns = connection.netns { appendDecimal(netns, to: &line) } else { line += "null" }
+        line += ", \"container\": "
+        line += connection.owner?.container.map(json) ?? "null"
+        line += ", \"pod\": "
+        line += connection.owner?.pod.map(json) ?? "null"
+        line += ", \"options\": "
+        line += connection.options.map(optionsJSON) ?? "null"
+        line += "}"
+        output.write(line)
+        written += 1
+    }
+
+    public mutating func finish(_ summary: AuditSummary, to output: inout some TextOutputStream) {
+        var text = written == 0 ? "{\"connections\": [],\n\"summary\": " : "\n],\n\"summary\": "
+        appendJSONObject(to: &text, summaryFields(summary))
+        text += "}\n"
+        output.write(text)
+    }
+}
+
+/// A number's decimal digits, without the allocation of an interpolation.
+private func appendDecimal(_ value: UInt64, to output: inout String) {
+    if value < 10 {
+        output.unicodeScalars.append(Unicode.Scalar(UInt8(ascii: "0") + UInt8(value)))
+        return
+    }
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        var rest = value
+        var index = buffer.count
+        while rest > 0 {
+            index -= 1
+            buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        output += String(decoding: UnsafeRawBufferPointer(rebasing: buffer[index...]), as: UTF8.self)
+    }
+}
+
+/// Gauges for node_exporter's textfile collector. The series are bounded by what owns the
+/// connections, never by the connections: one per (process name, unit, container, pod,
+/// status) that occurs, none per PID, port or address; the totals by status (every status,
+/// zeros included); the unmapped sockets; the namespaces by how they were read.
+public struct AuditPrometheusWriter: AuditWriter {
+    private var byOwner: [String: Int] = [:]
+
+    public init() {}
+
+    public mutating func reserve(_ count: Int) {}
+
+    public mutating func add(_ connection: AuditedConnection, to output: inout some TextOutputStream) {
+        let owner = connection.owner
+        let labels = prometheusLabels([
+            ("process", owner?.process ?? ""), ("unit", owner?.unit ?? ""), ("container", owner?.container ?? ""),
+            ("pod", owner?.pod ?? ""), ("status", connection.status.rawValue),
+        ])
+        byOwner[labels, default: 0] += 1
+    }
+
+    public mutating func finish(_ summary: AuditSummary, to output: inout some TextOutputStream) {
+        output.write("""
+            # HELP tcpkeep_connections TCP connections by owning process, systemd unit, container, pod and keepalive status.
+            # TYPE tcpkeep_connections gauge
+
+            """)
+        for labels in byOwner.keys.sorted() {
+            output.write("tcpkeep_connections\(labels) \(byOwner[labels]!)\n")
+        }
+        output.write("""
+            # HELP tcpkeep_connections_by_status TCP connections by keepalive status.
+            # TYPE tcpkeep_connections_by_status gauge
+
+            """)
+        for status in KeepaliveStatus.allCases {
+            output.write("tcpkeep_connections_by_status\(prometheusLabels([("status", status.rawValue)])) \(summary.count(status))\n")
+        }
+        output.write("""
+            # HELP tcpkeep_unmapped_sockets Selected sockets that could not be mapped to a process.
+            # TYPE tcpkeep_unmapped_sockets gauge
+            tcpkeep_unmapped_sockets \(summary.gaps.unmappedSockets)
+
+            """)
+        if !summary.namespaces.isEmpty {
+            output.write("""
+                # HELP tcpkeep_network_namespaces Network namespaces audited, by how their sockets were read (unreadable: not at all).
+                # TYPE tcpkeep_network_namespaces gauge
+
+                """)
+            for source in AuditSource.allCases.map(\.rawValue) + ["unreadable"] {
+                let count = summary.namespaces.filter { ($0.source?.rawValue ?? "unreadable") == source }.count
+                output.write("tcpkeep_network_namespaces\(prometheusLabels([("source", source)])) \(count)\n")
+            }
+        }
+        byOwner = [:]
+    }
 }
 
 /// Aligned columns, two spaces apart, indented. Most cells are short enough for Swift's inline
@@ -80,54 +388,63 @@ public func formatSeconds(_ seconds: Double) -> String {
     return "\(tenths / 10).\(tenths % 10)s"
 }
 
-func summaryLine(_ report: AuditReport) -> String {
-    let counts = KeepaliveStatus.allCases.map { "\(report.count($0)) \($0.rawValue)" }.joined(separator: ", ")
-    var line = "\(report.connections.count) connections: \(counts)"
-    if report.gaps.unmappedSockets > 0 {
-        line += "; \(report.gaps.unmappedSockets) sockets not mapped to a process"
-        if let reason = report.gaps.reason { line += " (\(reason))" }
+func summaryLine(_ report: AuditReport) -> String { summaryLine(report.summary) }
+
+func summaryLine(_ summary: AuditSummary) -> String {
+    let counts = KeepaliveStatus.allCases.map { "\(summary.count($0)) \($0.rawValue)" }.joined(separator: ", ")
+    var line = "\(summary.connections) connections: \(counts)"
+    if summary.gaps.unmappedSockets > 0 {
+        line += "; \(summary.gaps.unmappedSockets) sockets not mapped to a process"
+        if let reason = summary.gaps.reason { line += " (\(reason))" }
     }
+    if let sources = sourcesText(summary.namespaces) { line += "; " + sources }
     return line
 }
 
-/// `{"connections": [...], "summary": {...}}`, one connection per line.
-public func formatAuditJSON(_ report: AuditReport) -> String {
-    // Appended in place: a busy host has tens of thousands of connections.
-    var output = "{\"connections\": ["
-    output.reserveCapacity(report.connections.count * 480 + 512)
-    for (index, connection) in report.connections.enumerated() {
-        let record = connection.record
-        let owner = connection.owner
-        output += index == 0 ? "\n  " : ",\n  "
-        appendJSONObject(to: &output, [
-            ("local", json(record.local.description)), ("remote", json(record.remote.description)),
-            ("state", json(record.state.name)), ("status", json(connection.status.rawValue)),
-            ("timer", json(record.timer.name)),
-            ("timer_seconds", record.timer == .none ? "null" : jsonNumber(record.timerSeconds)),
-            ("probes", "\(record.probes)"), ("retransmits", "\(record.retransmits)"),
-            ("send_queue", "\(record.sendQueue)"), ("receive_queue", "\(record.receiveQueue)"),
-            ("inode", "\(record.inode)"), ("uid", "\(record.uid)"),
-            ("pid", owner.map { "\($0.pid)" } ?? "null"), ("process", owner.map { json($0.process) } ?? "null"),
-            ("executable", owner?.executable.map(json) ?? "null"), ("unit", owner?.unit.map(json) ?? "null"),
-            ("options", connection.options.map(optionsJSON) ?? "null"),
-        ])
+/// `read with netlink`, `read from /proc (netlink: why)`, or for several namespaces the
+/// count read each way and why some could not be read.
+func sourcesText(_ namespaces: [NamespaceRead]) -> String? {
+    guard let first = namespaces.first else { return nil }
+    func how(_ read: NamespaceRead) -> String {
+        switch read.source {
+        case .netlink: "read with netlink"
+        case .proc: "read from /proc" + (read.note.map { " (\($0))" } ?? "")
+        case nil: "not read" + (read.note.map { " (\($0))" } ?? "")
+        }
     }
-    output += report.connections.isEmpty ? "],\n\"summary\": " : "\n],\n\"summary\": "
-    appendJSONObject(to: &output, summaryFields(report))
-    output += "}\n"
-    return output
+    if namespaces.count == 1 && first.netns == nil { return how(first) }
+    let netlink = namespaces.filter { $0.source == .netlink }.count
+    let proc = namespaces.filter { $0.source == .proc }
+    let unread = namespaces.filter { $0.source == nil }
+    var text = "\(namespaces.count) network namespace\(namespaces.count == 1 ? "" : "s"): \(netlink) read with netlink, \(proc.count) from /proc"
+    if let note = proc.first?.note { text += " (\(note))" }
+    text += ", \(unread.count) not read"
+    if let note = unread.first?.note { text += " (\(note))" }
+    return text
 }
 
-/// The summary's fields: the count of each status and what could not be mapped.
-func summaryFields(_ report: AuditReport) -> [(String, String)] {
-    var summary = [("connections", "\(report.connections.count)")]
-    summary += KeepaliveStatus.allCases.map { ($0.rawValue, "\(report.count($0))") }
-    summary += [
-        ("unmapped_sockets", "\(report.gaps.unmappedSockets)"),
-        ("unreadable_processes", "\(report.gaps.unreadableProcesses)"),
-        ("unmapped_reason", report.gaps.reason.map(json) ?? "null"),
+func summaryFields(_ report: AuditReport) -> [(String, String)] { summaryFields(report.summary) }
+
+/// The summary's fields: the count of each status, what could not be mapped, and how each
+/// network namespace was read.
+func summaryFields(_ summary: AuditSummary) -> [(String, String)] {
+    var fields = [("connections", "\(summary.connections)")]
+    fields += KeepaliveStatus.allCases.map { ($0.rawValue, "\(summary.count($0))") }
+    fields += [
+        ("unmapped_sockets", "\(summary.gaps.unmappedSockets)"),
+        ("unreadable_processes", "\(summary.gaps.unreadableProcesses)"),
+        ("unmapped_reason", summary.gaps.reason.map(json) ?? "null"),
     ]
-    return summary
+    if !summary.namespaces.isEmpty {
+        let reads = summary.namespaces.map { read in
+            jsonObject([
+                ("netns", read.netns.map { "\($0)" } ?? "null"), ("source", read.source.map { json($0.rawValue) } ?? "null"),
+                ("note", read.note.map(json) ?? "null"),
+            ])
+        }
+        fields.append(("namespaces", "[" + reads.joined(separator: ", ") + "]"))
+    }
+    return fields
 }
 
 func optionsJSON(_ options: SocketOptions) -> String {
@@ -184,42 +501,6 @@ public func json(_ text: String) -> String {
         }
     }
     return result + "\""
-}
-
-/// Gauges for node_exporter's textfile collector: connections by process, unit and status;
-/// totals by status, every status present; and the sockets that could not be mapped.
-public func formatAuditPrometheus(_ report: AuditReport) -> String {
-    var output = """
-        # HELP tcpkeep_connections TCP connections by owning process, systemd unit and keepalive status.
-        # TYPE tcpkeep_connections gauge
-
-        """
-    var byOwner: [String: Int] = [:]
-    for connection in report.connections {
-        let labels = [
-            ("process", connection.owner?.process ?? ""), ("unit", connection.owner?.unit ?? ""),
-            ("status", connection.status.rawValue),
-        ]
-        byOwner[prometheusLabels(labels), default: 0] += 1
-    }
-    for labels in byOwner.keys.sorted() {
-        output += "tcpkeep_connections\(labels) \(byOwner[labels]!)\n"
-    }
-    output += """
-        # HELP tcpkeep_connections_by_status TCP connections by keepalive status.
-        # TYPE tcpkeep_connections_by_status gauge
-
-        """
-    for status in KeepaliveStatus.allCases {
-        output += "tcpkeep_connections_by_status\(prometheusLabels([("status", status.rawValue)])) \(report.count(status))\n"
-    }
-    output += """
-        # HELP tcpkeep_unmapped_sockets Selected sockets that could not be mapped to a process.
-        # TYPE tcpkeep_unmapped_sockets gauge
-        tcpkeep_unmapped_sockets \(report.gaps.unmappedSockets)
-
-        """
-    return output
 }
 
 private func prometheusLabels(_ labels: [(String, String)]) -> String {

@@ -6,12 +6,17 @@ public struct SocketOwner: Equatable, Sendable {
     /// The executable's path, when it could be read.
     public var executable: String?
     public var unit: String?
+    /// The container and Kubernetes pod its cgroup names, if any.
+    public var container: String?
+    public var pod: String?
 
-    public init(pid: Int32, process: String, executable: String?, unit: String?) {
+    public init(pid: Int32, process: String, executable: String?, unit: String?, container: String? = nil, pod: String? = nil) {
         self.pid = pid
         self.process = process
         self.executable = executable
         self.unit = unit
+        self.container = container
+        self.pod = pod
     }
 }
 
@@ -21,12 +26,80 @@ public struct AuditedConnection: Equatable, Sendable {
     public var owner: SocketOwner?
     public var options: SocketOptions?
     public var status: KeepaliveStatus
+    /// The inode of the network namespace the socket lives in, when the audit covers several.
+    public var netns: UInt64?
 
-    public init(record: SocketRecord, owner: SocketOwner?, options: SocketOptions?, status: KeepaliveStatus) {
+    public init(record: SocketRecord, owner: SocketOwner?, options: SocketOptions?, status: KeepaliveStatus, netns: UInt64? = nil) {
         self.record = record
         self.owner = owner
         self.options = options
         self.status = status
+        self.netns = netns
+    }
+}
+
+/// Where the audit reads sockets: netlink's sock_diag (as `ss` does) or /proc/net/tcp and tcp6.
+public enum AuditSource: String, CaseIterable, Sendable {
+    case netlink, proc
+}
+
+/// How one network namespace was read, for the summary.
+public struct NamespaceRead: Equatable, Sendable {
+    /// The namespace's inode; nil for the audit's own namespace when only one is read.
+    public var netns: UInt64?
+    /// How its sockets were read; nil when they could not be.
+    public var source: AuditSource?
+    /// Why another source was used, or why nothing could be read.
+    public var note: String?
+
+    public init(netns: UInt64?, source: AuditSource?, note: String? = nil) {
+        self.netns = netns
+        self.source = source
+        self.note = note
+    }
+}
+
+/// Everything an audit says besides its connections: counts per status, what it could not
+/// see, and how it read each namespace. Kept while the connections stream past.
+public struct AuditSummary: Equatable, Sendable {
+    /// Connections per status, in `KeepaliveStatus.allCases` order.
+    public private(set) var counts = [Int](repeating: 0, count: KeepaliveStatus.allCases.count)
+    public var gaps: AuditGaps
+    public var namespaces: [NamespaceRead]
+
+    public init(gaps: AuditGaps = AuditGaps(), namespaces: [NamespaceRead] = []) {
+        self.gaps = gaps
+        self.namespaces = namespaces
+    }
+
+    public mutating func add(_ status: KeepaliveStatus) {
+        counts[KeepaliveStatus.allCases.firstIndex(of: status)!] += 1
+    }
+
+    public func count(_ status: KeepaliveStatus) -> Int {
+        counts[KeepaliveStatus.allCases.firstIndex(of: status)!]
+    }
+
+    public var connections: Int { counts.reduce(0, +) }
+
+    public var hasFailures: Bool { KeepaliveStatus.allCases.contains { $0.isFailure && count($0) > 0 } }
+
+    /// What `audit --check` concludes about this audit of `selection`.
+    public func checkVerdict(for selection: AuditSelection) -> CheckVerdict {
+        // Sockets unmapped for lack of rights may be the selection's; those of processes that
+        // exited meanwhile are no one's.
+        if selection.filtersOwners && gaps.unmappedSockets > 0 && gaps.unreadableProcesses > 0 {
+            return .cannotVouch(
+                "--check cannot vouch for the selection: \(gaps.unmappedSockets) sockets could not be mapped to a process (\(gaps.reason ?? "unknown")); run as root")
+        }
+        // A namespace that could not be read may hold the failures.
+        let unread = namespaces.filter { $0.source == nil }
+        if !unread.isEmpty && !hasFailures {
+            return .cannotVouch(
+                "--check cannot vouch for the selection: \(unread.count) network namespaces could not be read (\(unread[0].note ?? "unknown")); run as root")
+        }
+        if hasFailures { return .fail }
+        return connections == 0 ? .nothingSelected : .pass
     }
 }
 
@@ -61,16 +134,19 @@ public struct AuditReport: Equatable, Sendable {
     /// Whether `--check` fails: a connection is missing keepalive or has it too late.
     public var hasFailures: Bool { connections.contains { $0.status.isFailure } }
 
+    /// How each namespace was read (empty: not said).
+    public var namespaces: [NamespaceRead] = []
+
+    /// The counts, gaps and sources, as a streamed audit ends with them.
+    public var summary: AuditSummary {
+        var summary = AuditSummary(gaps: gaps, namespaces: namespaces)
+        for connection in connections { summary.add(connection.status) }
+        return summary
+    }
+
     /// What `audit --check` concludes about this report of `selection`.
     public func checkVerdict(for selection: AuditSelection) -> CheckVerdict {
-        // Sockets unmapped for lack of rights may be the selection's; those of processes that
-        // exited meanwhile are no one's.
-        if selection.filtersOwners && gaps.unmappedSockets > 0 && gaps.unreadableProcesses > 0 {
-            return .cannotVouch(
-                "--check cannot vouch for the selection: \(gaps.unmappedSockets) sockets could not be mapped to a process (\(gaps.reason ?? "unknown")); run as root")
-        }
-        if hasFailures { return .fail }
-        return connections.isEmpty ? .nothingSelected : .pass
+        summary.checkVerdict(for: selection)
     }
 }
 

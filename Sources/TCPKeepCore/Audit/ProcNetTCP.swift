@@ -1,29 +1,53 @@
 /// One row of /proc/net/tcp or /proc/net/tcp6: a TCP socket as the kernel reports it.
+///
+/// The fields are declared so that the small ones fill the gaps after each 18-byte endpoint:
+/// 80 bytes a socket, where the order of the columns took 88, and an audit holds tens of
+/// thousands.
 public struct SocketRecord: Equatable, Sendable {
     public var local: Endpoint
-    public var remote: Endpoint
     public var state: TCPState
-    public var sendQueue: UInt32
-    public var receiveQueue: UInt32
     /// The one pending timer the kernel shows (1 beats 4 beats 2 when several are).
     public var timer: SocketTimer
-    /// Time until that timer fires, in USER_HZ ticks (1/100 s).
-    public var timerTicks: UInt64
+    public var remote: Endpoint
+    public var sendQueue: UInt32
+    public var receiveQueue: UInt32
     public var retransmits: UInt32
     public var uid: UInt32
     /// Unanswered keepalive (or zero-window) probes.
     public var probes: UInt32
+    /// Time until that timer fires, in USER_HZ ticks (1/100 s).
+    public var timerTicks: UInt64
     /// The socket's inode: 0 when no file refers to it (TIME_WAIT, orphaned).
     public var inode: UInt64
 
     public var timerSeconds: Double { Double(timerTicks) / 100 }
+
+    /// A socket read another way than from /proc (netlink's sock_diag), in /proc's terms:
+    /// `timerTicks` in 1/100 s, `probes` as /proc's `timeout` column.
+    public init(
+        local: Endpoint, remote: Endpoint, state: TCPState, sendQueue: UInt32, receiveQueue: UInt32, timer: SocketTimer,
+        timerTicks: UInt64, retransmits: UInt32, uid: UInt32, probes: UInt32, inode: UInt64
+    ) {
+        self.local = local
+        self.remote = remote
+        self.state = state
+        self.sendQueue = sendQueue
+        self.receiveQueue = receiveQueue
+        self.timer = timer
+        self.timerTicks = timerTicks
+        self.retransmits = retransmits
+        self.uid = uid
+        self.probes = probes
+        self.inode = inode
+    }
 }
 
 public enum SocketTimer: Equatable, Sendable {
     case none, retransmit, keepalive, timeWait, zeroWindowProbe
     case other(UInt8)
 
-    init(code: UInt8) {
+    /// The kernel's timer code (/proc's `tr`, sock_diag's idiag_timer).
+    public init(code: UInt8) {
         switch code {
         case 0: self = .none
         case 1: self = .retransmit
@@ -84,6 +108,14 @@ public struct Endpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
         let bytes = address.count == 4 ? [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff] + address : address
         high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
         low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+        self.port = port
+    }
+
+    /// From the address's 16 bytes in network order read as two big-endian numbers: the
+    /// first 8 bytes in `high`, the last 8 in `low` (IPv4 as ::ffff:a.b.c.d).
+    public init(high: UInt64, low: UInt64, port: UInt16) {
+        self.high = high
+        self.low = low
         self.port = port
     }
 

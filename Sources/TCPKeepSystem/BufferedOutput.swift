@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Text written through a fixed buffer to standard output, or to a file that replaces `path`
+/// atomically once `commit()` runs: a temporary file in the same directory, flushed and
+/// renamed over it. Until then readers see the old file; a writer that is never committed
+/// (an error on the way) removes its temporary file in `discard()`.
+///
+/// `write` cannot throw (TextOutputStream): the first failure is kept, later writes are
+/// dropped, and `commit()` throws it.
+public struct BufferedOutput: TextOutputStream {
+    private static let capacity = 64 * 1024
+    private var buffer: [UInt8] = []
+    private let fd: Int32
+    private var failure: SystemError?
+    /// For a file: its path and the temporary file's.
+    private let path: String?
+    private let temporary: String?
+
+    /// Standard output.
+    public init() {
+        fd = STDOUT_FILENO
+        path = nil
+        temporary = nil
+        buffer.reserveCapacity(Self.capacity)
+    }
+
+    /// A new file replacing `path`; its directory must exist.
+    public init(replacing path: String) throws(SystemError) {
+        guard !path.hasSuffix("/"), path.split(separator: "/").last != nil else {
+            throw SystemError("cannot write '\(path)'", code: EISDIR)
+        }
+        let path = Files.absolutePath(path)
+        let directory = Files.parent(of: path)
+        guard Files.isDirectory(directory) else { throw SystemError("cannot write \(path)", code: ENOENT) }
+        var template = Array("\(directory)/.\(path.split(separator: "/").last!).XXXXXX".utf8CString)
+        fd = try checked(mkstemp(&template), "cannot create a file in \(directory)")
+        temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        self.path = path
+        buffer.reserveCapacity(Self.capacity)
+    }
+
+    public mutating func write(_ string: String) {
+        guard failure == nil else { return }
+        var string = string
+        string.withUTF8 { bytes in
+            if buffer.count + bytes.count > Self.capacity { flush() }
+            if bytes.count >= Self.capacity {
+                writeOut(UnsafeRawBufferPointer(bytes))
+            } else {
+                buffer.append(contentsOf: bytes)
+            }
+        }
+    }
+
+    private mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        buffer.withUnsafeBytes { writeOut($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func writeOut(_ bytes: UnsafeRawBufferPointer) {
+        guard failure == nil else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                let code = written < 0 ? errno : EIO
+                failure = SystemError("cannot write \(path ?? "to standard output")", code: code)
+                return
+            }
+            offset += written
+        }
+    }
+
+    /// Writes out what is buffered; for a file, makes it the file at `path` (mode 0644, synced).
+    public mutating func commit() throws(SystemError) {
+        flush()
+        guard let path, let temporary else {
+            if let failure { throw failure }
+            return
+        }
+        defer { close(fd) }
+        do throws(SystemError) {
+            if let failure { throw failure }
+            try checked(fchmod(fd, 0o644), "cannot write \(path)")
+            try checked(fsync(fd), "cannot write \(path)")
+            try checked(rename(temporary, path), "cannot write \(path)")
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        Files.syncDirectory(Files.parent(of: path))
+    }
+
+    /// Drops the temporary file of an output that will not be committed.
+    public func discard() {
+        guard let temporary else { return }
+        close(fd)
+        unlink(temporary)
+    }
+}
