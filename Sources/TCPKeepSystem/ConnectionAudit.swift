@@ -129,9 +129,14 @@ struct ConnectionAudit {
         var peers = PeerSockets()
         defer { peers.close() }
         var unmapped = 0
+        // Neither /proc/net/tcp nor a netlink dump is a snapshot: a socket can come twice when
+        // the table changes while it is read (seen under load). Socket inodes are unique on
+        // the host, so the first row of each is the one kept.
+        var seen = Set<UInt64>()
         for index in read.indices {
             let netns = tagNamespaces ? read[index].target.netns : nil
             try read[index].records.drain { record in
+                guard record.inode == 0 || seen.insert(record.inode).inserted else { return }
                 let holder = ownership.holders[record.inode]
                 let owner = holder.flatMap { owners.owner($0.pid) }
                 // Counted before the owner filters: an unmapped socket may be the selection's. With
