@@ -86,9 +86,10 @@ struct KernelDetachCommand: TCPKeepSubcommand {
     @OptionGroup var target: KernelTargetOptions
 
     func execute() throws -> Int32 {
-        // A unit's pins (tcpkeep systemd UNIT --kernel) go too: its cgroup lives and dies with it.
+        // A unit's pins (tcpkeep systemd UNIT --kernel) go too, and a unit that is not running
+        // has no cgroup to detach from: its pins alone are then removed.
         let unpinned = try target.unit.map(unpinKernelMode(for:)) ?? false
-        let cgroup = try? cgroupDirectory(of: target.target)
+        let cgroup = target.unit == nil ? try cgroupDirectory(of: target.target) : try? cgroupDirectory(of: target.target)
         let detached = try cgroup.map(detachKernelMode(from:)) ?? false
         guard detached || unpinned else {
             Output.standardOutput.write("nothing to detach: tcpkeep has no programs for \(cgroup ?? "that target")\n")

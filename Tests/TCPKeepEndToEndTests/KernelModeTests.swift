@@ -129,6 +129,8 @@ struct KernelModeTests {
             #expect(result.status == 2 && result.stderr.contains(message), "\(target): \(result)")
             #expect(result.stderr.split(separator: "\n").count <= 4, "\(result)")
         }
+        let noProcess = try tcpkeep(["kernel", "detach", "--pid", "2147483647"])
+        #expect(noProcess.status == 2 && noProcess.stderr.contains("--pid 2147483647: no such process"), "\(noProcess)")
         #expect(try status().count == before, "a refusal left something pinned")
         let shown = try runProcess(["bpftool", "cgroup", "show", cgroup.path])
         #expect(!shown.stdout.contains("tcpkeep"), "\(shown)")

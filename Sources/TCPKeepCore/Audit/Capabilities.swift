@@ -2,16 +2,7 @@
 /// reading another user's process's sockets needs when not root.
 public func grantsPtrace(status text: String) -> Bool {
     guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") }),
-        let mask = UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: " \t"), radix: 16)
+        let mask = UInt64(line.dropFirst("CapEff:".count).trimmingWhitespace, radix: 16)
     else { return false }
     return mask & (1 << 19) != 0
-}
-
-extension Substring {
-    func trimmingCharacters(in characters: String) -> Substring {
-        var result = self
-        while let first = result.first, characters.contains(first) { result.removeFirst() }
-        while let last = result.last, characters.contains(last) { result.removeLast() }
-        return result
-    }
 }

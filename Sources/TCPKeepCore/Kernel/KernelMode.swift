@@ -78,12 +78,6 @@ public func cgroupDirectory(_ path: String, mount: String) -> String {
     return relative.isEmpty ? mount : mount + "/" + relative
 }
 
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
-    }
-}
-
 // MARK: - Formats
 
 /// The forms `kernel status` is written in.

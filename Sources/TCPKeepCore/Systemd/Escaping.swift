@@ -13,3 +13,10 @@ public func backslashEscaped(_ text: String, tabs: Bool = false) -> String {
     }
     return escaped
 }
+
+extension String {
+    /// Every `target` replaced: Foundation's spelling, without Foundation.
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

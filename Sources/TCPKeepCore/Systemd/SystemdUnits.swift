@@ -241,11 +241,6 @@ public func systemdEnvironmentLine(name: String, value: String) -> String {
     return "Environment=\"\(backslashEscaped(assignment, tabs: true))\""
 }
 
-extension String {
-    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
-        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
-    }
-}
 
 /// The PID in `systemctl show -p MainPID --value UNIT`'s output: 0 when the unit has no main
 /// process running, nil when the output is no number.
