@@ -24,14 +24,12 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/capability.h>
+#include <linux/capability.h> /* CAP_NET_ADMIN */
 #include <linux/magic.h>
 
 #include "../../bpf/tcpkeep_map.h"
+#include "internal.h"
 
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
 /* The file handle type of kernfs (cgroupfs) objects: the 64-bit cgroup id. */
 #define FILEID_KERNFS 0xfe
 
@@ -58,75 +56,6 @@ size_t tcpkeep_bpf_object_bytes(void)
 	return tcpkeep_bpf_object_size;
 }
 
-/* ---- messages ---------------------------------------------------------- */
-
-/* libbpf's first warning since capture_libbpf(), added to failure messages. */
-static char libbpf_line[256];
-static int libbpf_verbose;
-
-static int libbpf_print(enum libbpf_print_level level, const char *format, va_list args)
-{
-	if (libbpf_verbose)
-		return vfprintf(stderr, format, args);
-	if (level == LIBBPF_WARN && libbpf_line[0] == '\0') {
-		vsnprintf(libbpf_line, sizeof libbpf_line, format, args);
-		libbpf_line[strcspn(libbpf_line, "\n")] = '\0';
-	}
-	return 0;
-}
-
-static libbpf_print_fn_t capture_libbpf(int verbose)
-{
-	libbpf_line[0] = '\0';
-	libbpf_verbose = verbose;
-	return libbpf_set_print(libbpf_print);
-}
-
-static void release_libbpf(libbpf_print_fn_t previous)
-{
-	libbpf_set_print(previous);
-}
-
-static void vwrite_message(char *error, size_t size, int errnum, const char *format, va_list args)
-{
-	if (error == NULL || size == 0)
-		return;
-	int used = vsnprintf(error, size, format, args);
-	if (used >= 0 && (size_t)used < size && errnum != 0)
-		used += snprintf(error + used, size - (size_t)used, ": %s", strerror(errnum));
-	if (used >= 0 && (size_t)used < size && libbpf_line[0] != '\0')
-		snprintf(error + used, size - (size_t)used, " (%s)", libbpf_line);
-}
-
-/* Writes "<message>: <strerror(errnum)>" (and libbpf's warning, if it gave
- * one) to `error`, sets errno to errnum and returns -1. */
-static int fail(char *error, size_t size, int errnum, const char *format, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *error, size_t size, int errnum, const char *format, ...)
-{
-	va_list args;
-	va_start(args, format);
-	vwrite_message(error, size, errnum, format, args);
-	va_end(args);
-	errno = errnum;
-	return -1;
-}
-
-/* Like fail(), for a refusal rather than a failed call: no strerror text. */
-static int refuse(char *error, size_t size, int errnum, const char *format, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int refuse(char *error, size_t size, int errnum, const char *format, ...)
-{
-	va_list args;
-	va_start(args, format);
-	vwrite_message(error, size, 0, format, args);
-	va_end(args);
-	errno = errnum;
-	return -1;
-}
-
 static int join_path(char *out, const char *directory, const char *name)
 {
 	int length = snprintf(out, PATH_MAX, "%s/%s", directory, name);
@@ -135,21 +64,11 @@ static int join_path(char *out, const char *directory, const char *name)
 
 /* ---- privileges, mounts, cgroups ----------------------------------------- */
 
-static int has_capability(const struct __user_cap_data_struct data[2], int capability)
-{
-	return (data[capability / 32].effective >> (capability % 32)) & 1;
-}
-
 static int check_privileges(char *error, size_t size)
 {
-	struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-	struct __user_cap_data_struct data[2];
-	memset(data, 0, sizeof data);
-	if (syscall(SYS_capget, &header, data) != 0)
-		return fail(error, size, errno, "reading this process's capabilities (capget)");
-	if (has_capability(data, CAP_SYS_ADMIN) ||
-	    (has_capability(data, CAP_BPF) && has_capability(data, CAP_NET_ADMIN)))
-		return 0;
+	int held = holds_capabilities(CAP_BPF, CAP_NET_ADMIN, error, size);
+	if (held != 0)
+		return held > 0 ? 0 : -1;
 	return refuse(error, size, EPERM,
 		      "not privileged: kernel mode loads and attaches BPF programs, which needs root, or "
 		      "the capabilities CAP_BPF and CAP_NET_ADMIN");

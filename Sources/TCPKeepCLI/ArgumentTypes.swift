@@ -8,6 +8,7 @@ extension KeepaliveProfile: ExpressibleByArgument {}
 extension ShimLogLevel: ExpressibleByArgument {}
 extension AuditFormat: ExpressibleByArgument {}
 extension AuditSource: ExpressibleByArgument {}
+extension OwnerSource: ExpressibleByArgument {}
 extension DoctorFormat: ExpressibleByArgument {}
 extension KernelStatusFormat: ExpressibleByArgument {}
 

@@ -8,8 +8,9 @@ struct AuditCommand: TCPKeepSubcommand {
         abstract: "Show which live TCP connections would hang forever if their peer vanished.",
         discussion: """
             Reads the sockets with netlink's sock_diag (as ss does; /proc/net/tcp and tcp6 when \
-            netlink cannot be had, or with --source proc), maps each socket to its process and systemd unit, and \
-            classifies each ESTABLISHED connection: ok (keepalive timer pending), missing (no \
+            netlink cannot be had, or with --source proc), maps each socket to its process and \
+            systemd unit (with a BPF iterator over every process's open files when run as root, \
+            else through /proc/PID/fd, or with --owners proc), and classifies each ESTABLISHED connection: ok (keepalive timer pending), missing (no \
             timer: keepalive is off), too-slow (later than --max-idle), probing (probes going \
             unanswered now), unknown (a retransmit or zero-window timer hides the keepalive one). \
             Exit status: 0, or with --check 1 when a selected connection is missing keepalive or \
@@ -25,6 +26,9 @@ struct AuditCommand: TCPKeepSubcommand {
 
     @Option(help: ArgumentHelp("Where to read sockets: netlink or proc (default: netlink, or proc when netlink cannot be opened).", valueName: "source"))
     var source: AuditSource?
+
+    @Option(help: ArgumentHelp("How to find each socket's process: bpf (an iterator over every process's open files; root) or proc (every /proc/PID/fd) (default: bpf, or proc when it cannot be loaded).", valueName: "owners"))
+    var owners: OwnerSource?
 
     @Flag(help: "Every TCP state, not only ESTABLISHED.")
     var all = false
@@ -68,7 +72,7 @@ struct AuditCommand: TCPKeepSubcommand {
         selection.units = Set(units)
         selection.allStates = all
         let request = AuditRequest(
-            netnsOf: netnsOf, allNamespaces: allNamespaces, selection: selection, maxIdle: maxIdle, exact: exact, source: source)
+            netnsOf: netnsOf, allNamespaces: allNamespaces, selection: selection, maxIdle: maxIdle, exact: exact, source: source, owners: owners)
         // Written as the connections are classified, through a buffer, to standard output or to
         // a temporary file that replaces --output once complete.
         var out = try output.map { path throws(SystemError) in try BufferedOutput(replacing: path) } ?? BufferedOutput()
@@ -85,6 +89,7 @@ struct AuditCommand: TCPKeepSubcommand {
         if source == nil, let fallback = summary.namespaces.first(where: { $0.source == .proc && $0.note != nil }) {
             warn("\(fallback.note!): read /proc instead")
         }
+        if let note = summary.ownersNote { warn("BPF iterator: \(note): found processes through /proc/PID/fd instead") }
         guard check else { return 0 }
         switch summary.checkVerdict(for: selection) {
         case .pass: return 0

@@ -18,9 +18,12 @@ public struct AuditRequest: Sendable {
     public var exact: Bool
     /// Where sockets are read; nil: netlink, or /proc when a netlink socket cannot be had.
     public var source: AuditSource?
+    /// How sockets are mapped to processes; nil: the BPF iterator, or /proc when it cannot be had.
+    public var owners: OwnerSource?
 
     public init(
-        netnsOf: Int32?, allNamespaces: Bool = false, selection: AuditSelection, maxIdle: Int?, exact: Bool, source: AuditSource? = nil
+        netnsOf: Int32?, allNamespaces: Bool = false, selection: AuditSelection, maxIdle: Int?, exact: Bool, source: AuditSource? = nil,
+        owners: OwnerSource? = nil
     ) {
         self.netnsOf = netnsOf
         self.allNamespaces = allNamespaces
@@ -28,6 +31,7 @@ public struct AuditRequest: Sendable {
         self.maxIdle = maxIdle
         self.exact = exact
         self.source = source
+        self.owners = owners
     }
 }
 
@@ -51,7 +55,7 @@ public func auditConnections(
         targets = [NamespaceTarget(netns: nil, namespacePath: nil, procDirectory: "/proc/net", isOwn: true)]
     }
     return try ConnectionAudit.run(
-        targets, source: request.source, selection: request.selection, maxIdle: request.maxIdle, exact: request.exact,
+        targets, source: request.source, owners: request.owners, selection: request.selection, maxIdle: request.maxIdle, exact: request.exact,
         tagNamespaces: request.allNamespaces, expecting: expecting, each: each
     ).summary
 }
@@ -89,20 +93,18 @@ struct ConnectionAudit {
         holders = run.holders
     }
 
-    /// Reads each target's sockets while another thread maps descriptors to processes, then
+    /// Reads each target's sockets while another thread maps descriptors to processes (`owners`
+    /// says how; nil: the BPF iterator, or the /proc walk when it cannot be had), then
     /// classifies each socket and hands it to `each`. Only the sockets (compact records, in
     /// chunks released as they are handed on) and the descriptor map are held meanwhile.
     static func run(
-        _ targets: [NamespaceTarget], source: AuditSource?, selection: AuditSelection, maxIdle: Int?, exact: Bool,
-        tagNamespaces: Bool, expecting: (Int) -> Void = { _ in }, each: (AuditedConnection) throws -> Void
+        _ targets: [NamespaceTarget], source: AuditSource?, owners: OwnerSource? = nil, selection: AuditSelection, maxIdle: Int?,
+        exact: Bool, tagNamespaces: Bool, expecting: (Int) -> Void = { _ in }, each: (AuditedConnection) throws -> Void
     ) throws -> (summary: AuditSummary, holders: SocketHolders) {
-        // The kernel's cost of writing out the sockets and of reading every descriptor's link
-        // are the two large ones: they run side by side.
+        // The kernel's cost of writing out the sockets and of finding their processes are the
+        // two large ones: they run side by side.
         let pids = selection.pids.isEmpty ? nil : selection.pids
-        // With ports selected the kernel returns few sockets, fast: they are read first, and
-        // the scan looks for them alone and stops once it has them all.
-        let lookForRead = !selection.ports.isEmpty && pids == nil
-        let scan = lookForRead ? nil : BackgroundWork { SocketOwnership.scan(only: pids) }
+        let scan = BackgroundWork { OwnershipScan.start(only: pids, owners: owners, lookForRead: !selection.ports.isEmpty) }
         var read: [(target: NamespaceTarget, records: RecordChunks)] = []
         var summary = AuditSummary()
         do {
@@ -113,19 +115,26 @@ struct ConnectionAudit {
                 read.append((target, records))
             }
         } catch {
-            _ = scan?.wait()
+            _ = scan.wait()
             throw error
         }
         let ownership: SocketOwnership
-        if let scan {
-            ownership = scan.wait()
-        } else {
+        switch scan.wait() {
+        case .done(let done):
+            ownership = done
+        case .failed(let error):
+            throw error
+        case .walkForRead(let note):
             var wanted = Set<UInt64>()
             for entry in read { entry.records.forEach { if $0.inode != 0 { wanted.insert($0.inode) } } }
-            ownership = SocketOwnership.scan(wanted: wanted)
+            var walked = SocketOwnership.scan(wanted: wanted)
+            walked.note = note
+            ownership = walked
         }
+        summary.owners = ownership.source
+        summary.ownersNote = ownership.note
         expecting(read.reduce(0) { $0 + $1.records.count })
-        var owners = OwnerCache()
+        var processes = OwnerCache()
         var peers = PeerSockets()
         defer { peers.close() }
         var unmapped = 0
@@ -138,7 +147,7 @@ struct ConnectionAudit {
             try read[index].records.drain { record in
                 guard record.inode == 0 || seen.insert(record.inode).inserted else { return }
                 let holder = ownership.holders[record.inode]
-                let owner = holder.flatMap { owners.owner($0.pid) }
+                let owner = holder.flatMap { processes.owner($0.pid) }
                 // Counted before the owner filters: an unmapped socket may be the selection's. With
                 // PIDs selected only theirs are scanned, and the rest are simply not theirs.
                 if owner == nil && record.inode != 0 && pids == nil { unmapped += 1 }
@@ -156,6 +165,37 @@ struct ConnectionAudit {
                 : "no process holds them now: orphaned, or their process exited during the scan"
         }
         return (summary, ownership.holders)
+    }
+}
+
+/// What the thread that maps sockets to processes hands back.
+private enum OwnershipScan: Sendable {
+    case done(SocketOwnership)
+    /// The BPF iterator, asked for by name, could not be had.
+    case failed(SocketIteratorUnavailable)
+    /// The walk is left until the sockets are read, to look for those alone.
+    case walkForRead(note: String?)
+
+    /// With PIDs selected, the walk of their descriptors alone: a socket they share with
+    /// another process counts as theirs. Otherwise the BPF iterator, unless `owners` says
+    /// proc; without it, the walk of every process, or with `lookForRead` (ports selected,
+    /// so the kernel returns few sockets, fast) the walk for just the sockets read, which
+    /// stops once it has them all.
+    static func start(only pids: Set<Int32>?, owners: OwnerSource?, lookForRead: Bool) -> OwnershipScan {
+        var note: String?
+        if pids == nil && owners != .proc {
+            do {
+                return .done(try SocketOwnership.iterate())
+            } catch {
+                if owners == .bpf { return .failed(error) }
+                // Without the rights the walk is the way, not a fallback worth a word.
+                if error.code != EPERM { note = error.reason }
+            }
+        }
+        if lookForRead && pids == nil { return .walkForRead(note: note) }
+        var walked = SocketOwnership.scan(only: pids)
+        walked.note = note
+        return .done(walked)
     }
 }
 

@@ -62,7 +62,7 @@ private func bpfValues(_ settings: KeepaliveSettings) -> tcpkeep_bpf_values {
 }
 
 /// The text a C function wrote into a buffer, up to its NUL.
-private func text(of buffer: [CChar]) -> String {
+func text(of buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 

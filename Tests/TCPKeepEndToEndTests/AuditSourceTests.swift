@@ -52,6 +52,62 @@ struct AuditSourceTests {
         #expect(bad.status == 2 && bad.stderr.contains("ss"), "\(bad)")
     }
 
+    /// Each socket inode's PID, for the sockets both audits saw.
+    func holders(_ first: AuditJSON, _ second: AuditJSON) -> (common: Int, differing: [String]) {
+        func byInode(_ audit: AuditJSON) -> [Int: Int] {
+            Dictionary(audit.connections.compactMap { c in (c["inode"] as? Int).map { ($0, c["pid"] as? Int ?? -1) } }.filter { $0.0 != 0 }) { a, _ in a }
+        }
+        let (a, b) = (byInode(first), byInode(second))
+        let common = Set(a.keys).intersection(b.keys)
+        return (common.count, common.filter { a[$0] != b[$0] }.map { "inode \($0): pid \(a[$0]!) vs \(b[$0]!)" })
+    }
+
+    @Test("the BPF iterator and /proc/PID/fd find the same process for every socket; nobody walks /proc without a word")
+    func ownersAgree() throws {
+        try requireProgram("setpriv")
+        let holder = try RunningProgram([try Artifacts.holder.get(), "4:none", "6:keepalive:30", "4:keepalive:40"])
+        defer { holder.stop() }
+        // The whole host, not --pid: with PIDs selected only their descriptors are walked.
+        for extra in [[], ["--all"], ["--port", "\(holder.connections[1].server)"]] {
+            let bpf = try AuditJSON(extra)
+            let proc = try AuditJSON(extra + ["--owners", "proc"])
+            #expect(bpf.result.status == 0 && bpf.result.stderr.isEmpty, "\(bpf.result)")
+            #expect(bpf.summary["owners"] as? String == "bpf" && bpf.summary["owners_note"] is NSNull, "\(bpf.summary)")
+            #expect(proc.summary["owners"] as? String == "proc" && proc.summary["owners_note"] is NSNull, "\(proc.summary)")
+            #expect(try AuditJSON(extra + ["--owners", "bpf"]).summary["owners"] as? String == "bpf")
+            let compared = holders(bpf, proc)
+            #expect(compared.common >= (extra.first == "--port" ? 2 : 6), "\(extra): \(compared.common) sockets in both")
+            #expect(compared.differing.isEmpty, "\(extra): \(compared.differing)")
+            // Both ends of three connections, and with --all the three listeners.
+            let expected = ["--port": 2, "--all": 9][extra.first ?? ""] ?? 6
+            let inodes = { (audit: AuditJSON) in Set(audit.of(holder.pid).compactMap { $0["inode"] as? Int }) }
+            #expect(inodes(bpf).count == expected && inodes(bpf) == inodes(proc), "\(extra): \(inodes(bpf)) \(inodes(proc))")
+        }
+
+        // nobody may not load BPF: the walk, as before, and nothing said of the iterator.
+        let nobody = try AuditJSON([], prefix: asNobody)
+        #expect(nobody.result.status == 0 && nobody.result.stderr.isEmpty, "\(nobody.result)")
+        #expect(nobody.summary["owners"] as? String == "proc" && nobody.summary["owners_note"] is NSNull, "\(nobody.summary)")
+        // Asked for the iterator by name, nobody gets an error rather than the walk.
+        let forced = try runProcess(asNobody + [Artifacts.tcpkeep, "audit", "--owners", "bpf"])
+        #expect(forced.status == 2 && forced.stdout.isEmpty, "\(forced)")
+        #expect(forced.stderr == "tcpkeep: BPF iterator: not privileged (it needs root, or CAP_BPF and CAP_PERFMON)\n", "\(forced)")
+        let badOwners = try runProcess([Artifacts.tcpkeep, "audit", "--owners", "ss"])
+        #expect(badOwners.status == 2 && badOwners.stderr.contains("--owners"), "\(badOwners)")
+    }
+
+    @Test("in a PID namespace of its own, where the iterator's PIDs would not be its, the audit walks /proc and says why")
+    func ownersInPIDNamespace() throws {
+        try requireProgram("unshare")
+        let contained = try runProcess(["unshare", "--pid", "--fork", "--mount-proc", Artifacts.tcpkeep, "audit", "--all"])
+        #expect(contained.status == 0, "\(contained)")
+        let why = "this process runs in a PID namespace of its own, and the iterator gives the host's PIDs"
+        #expect(contained.stderr == "tcpkeep: warning: BPF iterator: \(why): found processes through /proc/PID/fd instead\n", "\(contained)")
+        #expect(contained.lines.last?.contains("; processes found through /proc/PID/fd (BPF iterator: \(why)); read with netlink") == true, "\(contained)")
+        let forced = try runProcess(["unshare", "--pid", "--fork", "--mount-proc", Artifacts.tcpkeep, "audit", "--owners", "bpf"])
+        #expect(forced.status == 2 && forced.stderr == "tcpkeep: BPF iterator: \(why)\n", "\(forced)")
+    }
+
     @Test("--netns-of from inside the namespace as root; as nobody through /proc/PID/net, and it says so")
     func otherNamespace() throws {
         try requireProgram("setpriv")

@@ -167,6 +167,33 @@ int tcpkeep_bpf_runs_in(const char *cgroup_path, uint32_t sockops_program_id, in
 /* The size in bytes of the BPF object embedded at build time. */
 size_t tcpkeep_bpf_object_bytes(void);
 
+/* ---- the audit's socket holders iterator ---------------------------------
+ *
+ * Which process holds which socket, for tcpkeep audit: a BPF iterator
+ * (bpf/socket_holders.bpf.c) over every process's open files writes one
+ * record for each descriptor that is a socket, of any protocol, in any
+ * network namespace.  It is not attached to anything and leaves nothing
+ * behind: the program goes when the descriptor is closed. */
+
+struct tcpkeep_bpf_socket_holder {
+	uint64_t inode; /* the socket's inode (sock_diag's, /proc/net/tcp's) */
+	uint32_t pid;   /* the process, in the initial PID namespace */
+	uint32_t fd;    /* the descriptor */
+};
+
+/* Loads the iterator and returns a descriptor to read() the records from until
+ * it returns 0, then close.  A process is listed once for all its threads,
+ * unless a thread has a file table of its own.  Each read returns whole
+ * records when its size is a multiple of the record's.  -1 with errno set and
+ * a message when the iterator cannot be had:
+ *   EPERM       neither root nor CAP_BPF with CAP_PERFMON;
+ *   EOPNOTSUPP  this process is in a PID namespace other than the initial one
+ *               (the records' PIDs would not be its own), or the kernel's BTF
+ *               lacks the iterator (Linux 5.8) or a field the program reads;
+ *   ENOENT      no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF);
+ *   otherwise   the kernel refused the program (bpf_sock_from_file, Linux 5.11). */
+int tcpkeep_bpf_open_socket_holders(char *error, size_t error_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -397,6 +397,7 @@ func summaryLine(_ summary: AuditSummary) -> String {
         line += "; \(summary.gaps.unmappedSockets) sockets not mapped to a process"
         if let reason = summary.gaps.reason { line += " (\(reason))" }
     }
+    if let note = summary.ownersNote { line += "; processes found through /proc/PID/fd (BPF iterator: \(note))" }
     if let sources = sourcesText(summary.namespaces) { line += "; " + sources }
     return line
 }
@@ -425,8 +426,8 @@ func sourcesText(_ namespaces: [NamespaceRead]) -> String? {
 
 func summaryFields(_ report: AuditReport) -> [(String, String)] { summaryFields(report.summary) }
 
-/// The summary's fields: the count of each status, what could not be mapped, and how each
-/// network namespace was read.
+/// The summary's fields: the count of each status, what could not be mapped, how sockets were
+/// mapped to processes, and how each network namespace was read.
 func summaryFields(_ summary: AuditSummary) -> [(String, String)] {
     var fields = [("connections", "\(summary.connections)")]
     fields += KeepaliveStatus.allCases.map { ($0.rawValue, "\(summary.count($0))") }
@@ -434,6 +435,8 @@ func summaryFields(_ summary: AuditSummary) -> [(String, String)] {
         ("unmapped_sockets", "\(summary.gaps.unmappedSockets)"),
         ("unreadable_processes", "\(summary.gaps.unreadableProcesses)"),
         ("unmapped_reason", summary.gaps.reason.map(json) ?? "null"),
+        ("owners", summary.owners.map { json($0.rawValue) } ?? "null"),
+        ("owners_note", summary.ownersNote.map(json) ?? "null"),
     ]
     if !summary.namespaces.isEmpty {
         let reads = summary.namespaces.map { read in

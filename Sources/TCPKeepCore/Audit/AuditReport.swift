@@ -43,6 +43,12 @@ public enum AuditSource: String, CaseIterable, Sendable {
     case netlink, proc
 }
 
+/// How the audit finds the process holding each socket: a BPF iterator over every process's
+/// open files (root; one pass in the kernel) or every /proc/PID/fd link.
+public enum OwnerSource: String, CaseIterable, Sendable {
+    case bpf, proc
+}
+
 /// How one network namespace was read, for the summary.
 public struct NamespaceRead: Equatable, Sendable {
     /// The namespace's inode; nil for the audit's own namespace when only one is read.
@@ -66,10 +72,16 @@ public struct AuditSummary: Equatable, Sendable {
     public private(set) var counts = [Int](repeating: 0, count: KeepaliveStatus.allCases.count)
     public var gaps: AuditGaps
     public var namespaces: [NamespaceRead]
+    /// How sockets were mapped to processes; nil when no socket was looked for.
+    public var owners: OwnerSource?
+    /// Why the BPF iterator was wanted and could not be had.
+    public var ownersNote: String?
 
-    public init(gaps: AuditGaps = AuditGaps(), namespaces: [NamespaceRead] = []) {
+    public init(gaps: AuditGaps = AuditGaps(), namespaces: [NamespaceRead] = [], owners: OwnerSource? = nil, ownersNote: String? = nil) {
         self.gaps = gaps
         self.namespaces = namespaces
+        self.owners = owners
+        self.ownersNote = ownersNote
     }
 
     public mutating func add(_ status: KeepaliveStatus) {

@@ -1,0 +1,41 @@
+/*
+ * What the C files of CTCPKeepBPF share: their one-line messages and the
+ * check of this process's capabilities.  Not part of the API.
+ */
+#ifndef CTCPKEEPBPF_INTERNAL_H
+#define CTCPKEEPBPF_INTERNAL_H
+
+#include <stddef.h>
+
+#include <bpf/libbpf.h>
+
+#define INTERNAL __attribute__((visibility("hidden")))
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+
+/* libbpf's first warning since capture_libbpf(), added to failure messages. */
+INTERNAL extern char libbpf_line[256];
+
+/* Keeps libbpf's first warning for the messages (or, verbose, lets libbpf
+ * print everything to stderr) until release_libbpf(); returns what to pass it. */
+INTERNAL libbpf_print_fn_t capture_libbpf(int verbose);
+INTERNAL void release_libbpf(libbpf_print_fn_t previous);
+
+/* Writes "<message>: <strerror(errnum)>" (and libbpf's warning, if it gave
+ * one) to `error`, sets errno to errnum and returns -1. */
+INTERNAL int fail(char *error, size_t size, int errnum, const char *format, ...) __attribute__((format(printf, 4, 5)));
+
+/* Like fail(), for a refusal rather than a failed call: no strerror text. */
+INTERNAL int refuse(char *error, size_t size, int errnum, const char *format, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* 1 when this process holds CAP_SYS_ADMIN, or both `first` and `second`, in its
+ * effective set; 0 when not; -1 (message written) when they cannot be read. */
+INTERNAL int holds_capabilities(int first, int second, char *error, size_t size);
+
+#endif
