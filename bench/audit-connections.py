@@ -5,8 +5,9 @@ Part one, the targets: CONNECTIONS established loopback connections (both ends o
 many sockets; 20,000 gives 40,000), spread over holder processes since one process may open at
 most 20,000 files here, plus at least 20,000 sockets in TIME_WAIT (loopback connections closed
 from the client side just before). Then, interleaved, ROUNDS times each: `tcpkeep audit` in
-every format, with `--port` for one port, with `--source proc`, two runs that show where the
-time goes (no descriptor walk; the walk with nothing to format), `ss -tnop state established`,
+every format, with `--port` for one port, with `--source proc`, with `--owners proc` (the
+/proc/*/fd walk instead of the BPF iterator), two runs that show where the time goes (no
+owners looked for; the owners with nothing to format), `ss -tnop state established`,
 `ss -tno state established` and `cat /proc/net/tcp`. Reports the median wall time of each, its
 ratio to `ss -tnop state established` measured in the same run, and the peak memory (max RSS).
 
@@ -139,8 +140,9 @@ def targets(tcpkeep, connections, rounds):
             "tcpkeep audit --format prometheus": [tcpkeep, "audit", "--format", "prometheus"],
             "tcpkeep audit --port P": [tcpkeep, "audit", "--port", str(ports[-1])],
             "tcpkeep audit --source proc": [tcpkeep, "audit", "--source", "proc"],
+            "tcpkeep audit --owners proc": [tcpkeep, "audit", "--owners", "proc"],
             "  sockets only (--pid 1)": [tcpkeep, "audit", "--pid", "1"],
-            "  walk, nothing shown": [tcpkeep, "audit", "--process", "no-such-process"],
+            "  owners, nothing shown": [tcpkeep, "audit", "--process", "no-such-process"],
             SS: ["ss", "-tnop", "state", "established"],
             "ss -tno state established": ["ss", "-tno", "state", "established"],
             "cat /proc/net/tcp": ["cat", "/proc/net/tcp"],

@@ -82,8 +82,9 @@ static int open_btf(struct kernel_btf *btf, char *error, size_t size)
 		return fail(error, size, errno, "opening %s (a kernel built without CONFIG_DEBUG_INFO_BTF has none)",
 			    KERNEL_BTF);
 	struct stat status;
-	if (fstat(fd, &status) != 0 || status.st_size <= (off_t)sizeof(struct btf_header)) {
-		int saved = status.st_size > 0 ? errno : EINVAL;
+	int sized = fstat(fd, &status) == 0;
+	if (!sized || status.st_size <= (off_t)sizeof(struct btf_header)) {
+		int saved = sized ? EINVAL : errno;
 		close(fd);
 		return fail(error, size, saved, "reading the size of %s", KERNEL_BTF);
 	}

@@ -1,3 +1,5 @@
+import TCPKeepCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,7 +11,7 @@ import Glibc
 ///
 /// `write` cannot throw (TextOutputStream): the first failure is kept, later writes are
 /// dropped, and `commit()` throws it.
-public struct BufferedOutput: TextOutputStream {
+public struct BufferedOutput: AuditOutputStream {
     private static let capacity = 64 * 1024
     private var buffer: [UInt8] = []
     private let fd: Int32
@@ -42,15 +44,17 @@ public struct BufferedOutput: TextOutputStream {
     }
 
     public mutating func write(_ string: String) {
-        guard failure == nil else { return }
         var string = string
-        string.withUTF8 { bytes in
-            if buffer.count + bytes.count > Self.capacity { flush() }
-            if bytes.count >= Self.capacity {
-                writeOut(UnsafeRawBufferPointer(bytes))
-            } else {
-                buffer.append(contentsOf: bytes)
-            }
+        string.withUTF8 { write(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    public mutating func write(utf8 bytes: UnsafeRawBufferPointer) {
+        guard failure == nil else { return }
+        if buffer.count + bytes.count > Self.capacity { flush() }
+        if bytes.count >= Self.capacity {
+            writeOut(bytes)
+        } else {
+            buffer.append(contentsOf: bytes)
         }
     }
 

@@ -142,6 +142,15 @@ struct ConnectionAudit {
         // the table changes while it is read (seen under load). Socket inodes are unique on
         // the host, so the first row of each is the one kept.
         var seen = Set<UInt64>()
+        // The owner filters compare names and paths: decided once a process.
+        var selected: [Int32: Bool] = [:]
+        func selects(_ owner: SocketOwner?) -> Bool {
+            guard let owner else { return selection.selects(nil) }
+            if let known = selected[owner.pid] { return known }
+            let decision = selection.selects(owner)
+            selected[owner.pid] = decision
+            return decision
+        }
         for index in read.indices {
             let netns = tagNamespaces ? read[index].target.netns : nil
             try read[index].records.drain { record in
@@ -151,7 +160,7 @@ struct ConnectionAudit {
                 // Counted before the owner filters: an unmapped socket may be the selection's. With
                 // PIDs selected only theirs are scanned, and the rest are simply not theirs.
                 if owner == nil && record.inode != 0 && pids == nil { unmapped += 1 }
-                guard selection.selects(owner) else { return }
+                guard selects(owner) else { return }
                 let options = try exact ? holder.flatMap { try peers.options(of: $0, inode: record.inode) } : nil
                 let status = classify(record, options: options, maxIdle: maxIdle)
                 summary.add(status)

@@ -88,7 +88,8 @@ struct SocketOwnership: Sendable {
         let recordSize = MemoryLayout<tcpkeep_bpf_socket_holder>.stride
         while true {
             let got = records.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if got < 0 && errno == EINTR { continue }
+            // EAGAIN: a million files passed without a socket; the next read goes on.
+            if got < 0 && (errno == EINTR || errno == EAGAIN) { continue }
             if got < 0 {
                 let code = errno
                 throw SocketIteratorUnavailable(reason: "reading the iterator: \(errorText(code))", code: code)

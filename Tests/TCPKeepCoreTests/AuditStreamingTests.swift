@@ -24,9 +24,10 @@ struct AuditStreamingTests {
     /// Every write, and how many came before the summary.
     func stream(_ format: AuditFormat, _ connections: [AuditedConnection]) -> (writes: [String], beforeFinish: Int) {
         var writes: [String] = []
-        struct Recorder: TextOutputStream {
+        struct Recorder: AuditOutputStream {
             var writes: [String] = []
             mutating func write(_ string: String) { writes.append(string) }
+            mutating func write(utf8 bytes: UnsafeRawBufferPointer) { writes.append(String(decoding: bytes, as: UTF8.self)) }
         }
         var recorder = Recorder()
         var writer = format.makeWriter()
@@ -46,6 +47,33 @@ struct AuditStreamingTests {
         #expect(beforeFinish == 4 && written.count == 5, "one write per connection, then the summary")
         #expect(written[0].contains(#""netns": 4026531840, "container": "\#(Self.container)", "pod": "0b9c8d7e-6f5a-4b3c-2d1e-0f9a8b7c6d5e""#))
         #expect(written[1].contains(#""container": null, "pod": null"#))
+    }
+
+    @Test("the table's columns line up whatever the width of each address and port")
+    func tableColumnsAlign() throws {
+        let endpoints: [([UInt8], UInt16)] = [
+            ([1, 2, 3, 4], 5), ([255, 255, 255, 255], 65535), ([10, 0, 100, 9], 80), ([0, 0, 0, 0], 0),
+            ([0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1], 443), ([UInt8](repeating: 0, count: 15) + [1], 6379),
+        ]
+        let connections = endpoints.indices.map { index in
+            var connection = Self.connection(pid: 40, port: 0, status: index % 2 == 0 ? .ok : .missing)
+            connection.record.local = Endpoint(address: endpoints[index].0, port: endpoints[index].1)!
+            connection.record.remote = Endpoint(address: endpoints[(index + 1) % endpoints.count].0, port: endpoints[index].1 &+ 1)!
+            return connection
+        }
+        let lines = AuditFormat.table.render(AuditReport(connections: connections, gaps: AuditGaps())).split(separator: "\n").map(String.init)
+        let header = try #require(lines.first { $0.hasPrefix("  STATUS") })
+        let rows = lines.filter { $0.hasPrefix("  ok ") || $0.hasPrefix("  missing ") }
+        #expect(rows.count == endpoints.count)
+        for title in ["LOCAL", "REMOTE", "STATE", "TIMER"] {
+            // The header is ASCII: its character offsets are byte offsets.
+            let column = try #require(header.range(of: title).map { header.distance(from: header.startIndex, to: $0.lowerBound) })
+            for row in rows {
+                let bytes = Array(row.utf8)
+                #expect(bytes.count > column && bytes[column] != UInt8(ascii: " ") && bytes[column - 1] == UInt8(ascii: " ") && bytes[column - 2] == UInt8(ascii: " "), "\(title) at \(column): '\(row)'")
+            }
+        }
+        #expect(rows.contains { $0.contains("[2001:db8::1]:443") } && rows.contains { $0.contains("255.255.255.255:65535") })
     }
 
     @Test("the table groups by container, shows 12 characters of its id, and sorts processes and ports")

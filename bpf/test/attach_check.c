@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "CTCPKeepBPF.h"
+#include "tap.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,38 +56,11 @@ static const struct tcpkeep_bpf_values values_b = {
 	.idle = 40, .interval = 6, .count = 4, .user_timeout = 20000, .enforce = 0,
 };
 
-static int checks, failures;
 static const char *probe, *goclient;
 static char cgroup2_mount[1024];
 static char cgroups[4][PATH_MAX]; /* the test cgroups, removed at exit */
 static char pins[4][PATH_MAX];    /* their pin directories */
 static char error[1024];
-
-static void check(int ok, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static void check(int ok, const char *format, ...)
-{
-	va_list args;
-	va_start(args, format);
-	printf("%s %d - ", ok ? "ok" : "not ok", ++checks);
-	vprintf(format, args);
-	printf("\n");
-	va_end(args);
-	if (!ok)
-		failures++;
-	fflush(stdout);
-}
-
-static void note(const char *format, ...) __attribute__((format(printf, 1, 2)));
-static void note(const char *format, ...)
-{
-	va_list args;
-	va_start(args, format);
-	printf("# ");
-	vprintf(format, args);
-	printf("\n");
-	va_end(args);
-	fflush(stdout);
-}
 
 static int contains(const char *text, const char *part)
 {
@@ -959,7 +933,5 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		left += stat(cgroups[i], &st) == 0 || stat(pins[i], &st) == 0;
 	check(left == 0, "every test cgroup and pin directory removed");
-	printf("1..%d\n", checks);
-	printf("# %d of %d checks failed\n", failures, checks);
-	return failures != 0;
+	return finish_checks();
 }

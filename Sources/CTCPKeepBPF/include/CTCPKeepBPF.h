@@ -182,10 +182,15 @@ struct tcpkeep_bpf_socket_holder {
 };
 
 /* Loads the iterator and returns a descriptor to read() the records from until
- * it returns 0, then close.  A process is listed once for all its threads,
- * unless a thread has a file table of its own.  Each read returns whole
- * records when its size is a multiple of the record's.  -1 with errno set and
- * a message when the iterator cannot be had:
+ * it returns 0, then close.  Each read returns whole records when its size is
+ * a multiple of the record's; EAGAIN means a million files passed without a
+ * socket, and the next read goes on.  A process's file table is listed once;
+ * a thread whose table is not its leader's (unshare(CLONE_FILES)) has that
+ * table listed too, under the process's PID, and once the leader has exited
+ * each remaining thread's is (measured by bpf/test/holders_check.c): an inode
+ * may come more than once, and a (pid, fd) may name a socket that
+ * /proc/PID/fd does not show.  -1 with errno set and a message when the
+ * iterator cannot be had:
  *   EPERM       neither root nor CAP_BPF with CAP_PERFMON;
  *   EOPNOTSUPP  this process is in a PID namespace other than the initial one
  *               (the records' PIDs would not be its own), or the kernel's BTF

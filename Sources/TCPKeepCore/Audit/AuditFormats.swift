@@ -29,8 +29,8 @@ public enum AuditFormat: String, CaseIterable, Sendable {
 public protocol AuditWriter {
     /// Room for `count` connections, when the caller knows it, so that storage grows once.
     mutating func reserve(_ count: Int)
-    mutating func add(_ connection: AuditedConnection, to output: inout some TextOutputStream)
-    mutating func finish(_ summary: AuditSummary, to output: inout some TextOutputStream)
+    mutating func add(_ connection: AuditedConnection, to output: inout some AuditOutputStream)
+    mutating func finish(_ summary: AuditSummary, to output: inout some AuditOutputStream)
 }
 
 public func formatAuditTable(_ report: AuditReport) -> String { AuditFormat.table.render(report) }
@@ -77,7 +77,7 @@ public struct AuditTableWriter: AuditWriter {
 
     public mutating func reserve(_ count: Int) { rows.reserveCapacity(count) }
 
-    public mutating func add(_ connection: AuditedConnection, to output: inout some TextOutputStream) {
+    public mutating func add(_ connection: AuditedConnection, to output: inout some AuditOutputStream) {
         var owner: Int32 = -1
         if let known = connection.owner {
             if let index = ownerIndex[known.pid] {
@@ -114,7 +114,7 @@ public struct AuditTableWriter: AuditWriter {
             owner: owner, options: optionsIndex, netns: namespace ?? 0, state: record.state, timer: timerCode, status: connection.status))
     }
 
-    public mutating func finish(_ summary: AuditSummary, to output: inout some TextOutputStream) {
+    public mutating func finish(_ summary: AuditSummary, to output: inout some AuditOutputStream) {
         // Owners ranked once: host processes first, then by container, then by PID.
         let ranked = owners.indices.sorted { a, b in
             let (first, second) = (owners[a], owners[b])
@@ -155,15 +155,8 @@ public struct AuditTableWriter: AuditWriter {
         rows = []
     }
 
-    private func cells(_ row: Row) -> [String] {
-        [
-            row.status.rawValue, row.local.description, row.remote.description, row.state.name,
-            timerText(row.record), row.options < 0 ? "" : optionsText(options[Int(row.options)]),
-        ]
-    }
-
     private func writeGroup(
-        _ group: ArraySlice<(key: UInt64, index: Int32)>, owner: SocketOwner?, netns: UInt64, to output: inout some TextOutputStream
+        _ group: ArraySlice<(key: UInt64, index: Int32)>, owner: SocketOwner?, netns: UInt64, to output: inout some AuditOutputStream
     ) {
         let netnsText = netns == 0 ? "" : ", netns \(netns)"
         if let owner {
@@ -171,39 +164,54 @@ public struct AuditTableWriter: AuditWriter {
         } else {
             output.write("owner unknown\(netns == 0 ? "" : " (netns \(netns))")\n")
         }
-        // Two passes over the group's rows: the widths, then the lines; no row is kept as text.
-        let header = ["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"]
-        var widths = header.map(\.utf8.count)
+        // Two passes over the group's rows: the widths (IPv4 endpoints counted, not written),
+        // then the lines; no row is kept as text.
+        let header: [StaticString] = ["STATUS", "LOCAL", "REMOTE", "STATE", "TIMER", "OPTIONS"]
+        var widths = header.map(\.utf8CodeUnitCount)
         for entry in group {
-            for (column, cell) in cells(rows[Int(entry.index)]).enumerated() { widths[column] = max(widths[column], cell.utf8.count) }
+            let row = rows[Int(entry.index)]
+            widths[0] = max(widths[0], row.status.rawValue.utf8.count)
+            widths[1] = max(widths[1], row.local.textWidth)
+            widths[2] = max(widths[2], row.remote.textWidth)
+            widths[3] = max(widths[3], row.state.name.utf8.count)
+            widths[4] = max(widths[4], timerText(row.record).utf8.count)
+            if row.options >= 0 { widths[5] = max(widths[5], optionsText(options[Int(row.options)]).utf8.count) }
         }
-        var line = ""
-        appendRow(header, widths: widths, to: &line)
-        output.write(line)
+        var line = TextBytes()
+        /// One cell, padded to its column's width but for the line's last: no trailing spaces.
+        func cell(_ column: Int, last: Bool = false, _ write: (inout TextBytes) -> Void) {
+            let start = line.count
+            write(&line)
+            if !last { line.append(spaces: widths[column] - (line.count - start) + 2) }
+        }
+        line.append("  ")
+        for (column, title) in header.enumerated() { cell(column, last: column == header.count - 1) { $0.append(title) } }
+        line.append("\n")
         for entry in group {
-            line.removeAll(keepingCapacity: true)
-            appendRow(cells(rows[Int(entry.index)]), widths: widths, to: &line)
-            output.write(line)
+            let row = rows[Int(entry.index)]
+            line.append("  ")
+            cell(0) { $0.append(string: row.status.rawValue) }
+            cell(1) { $0.append(row.local) }
+            cell(2) { $0.append(row.remote) }
+            cell(3) { $0.append(string: row.state.name) }
+            cell(4, last: row.options < 0) { $0.append(string: timerText(row.record)) }
+            if row.options >= 0 { cell(5, last: true) { $0.append(string: optionsText(options[Int(row.options)])) } }
+            line.append("\n")
+            // Handed on a few kilobytes at a time.
+            if line.count > 8192 {
+                line.write(to: &output)
+                line.removeAll()
+            }
         }
-        output.write("\n")
+        line.append("\n")
+        line.write(to: &output)
     }
-}
-
-/// One aligned line: cells two spaces apart, indented, no trailing spaces.
-private func appendRow(_ row: [String], widths: [Int], to output: inout String) {
-    let last = row.lastIndex { !$0.isEmpty } ?? 0
-    output += "  "
-    for (column, cell) in row[...last].enumerated() {
-        output += cell
-        if column < last { output += String(repeating: " ", count: widths[column] - cell.utf8.count + 2) }
-    }
-    output += "\n"
 }
 
 /// `{"connections": [...], "summary": {...}}`, one connection per line, each written as it comes.
 public struct AuditJSONWriter: AuditWriter {
     private var written = 0
-    private var line = ""
+    private var line = TextBytes()
     /// The owner's fields as JSON, made once per process.
     private var ownerFields: [Int32: String] = [:]
 
@@ -211,31 +219,34 @@ public struct AuditJSONWriter: AuditWriter {
 
     public mutating func reserve(_ count: Int) {}
 
-    public mutating func add(_ connection: AuditedConnection, to output: inout some TextOutputStream) {
+    public mutating func add(_ connection: AuditedConnection, to output: inout some AuditOutputStream) {
         let record = connection.record
-        line.removeAll(keepingCapacity: true)
-        line += written == 0 ? "{\"connections\": [\n  {\"local\": \"" : ",\n  {\"local\": \""
-        line += record.local.description
-        line += "\", \"remote\": \""
-        line += record.remote.description
-        line += "\", \"state\": \""
-        line += record.state.name
-        line += "\", \"status\": \""
-        line += connection.status.rawValue
-        line += "\", \"timer\": \""
-        line += record.timer.name
-        line += "\", \"timer_seconds\": "
-        line += record.timer == .none ? "null" : jsonNumber(record.timerSeconds)
-        for (name, value) in [
-            ("probes", UInt64(record.probes)), ("retransmits", UInt64(record.retransmits)), ("send_queue", UInt64(record.sendQueue)),
-            ("receive_queue", UInt64(record.receiveQueue)), ("inode", record.inode), ("uid", UInt64(record.uid)),
-        ] {
-            line += ", \""
-            line += name
-            line += "\": "
-            appendDecimal(value, to: &line)
-        }
-        line += ", "
+        line.removeAll()
+        line.append(written == 0 ? "{\"connections\": [\n  {\"local\": \"" : ",\n  {\"local\": \"")
+        line.append(record.local)
+        line.append("\", \"remote\": \"")
+        line.append(record.remote)
+        line.append("\", \"state\": \"")
+        line.append(string: record.state.name)
+        line.append("\", \"status\": \"")
+        line.append(string: connection.status.rawValue)
+        line.append("\", \"timer\": \"")
+        line.append(string: record.timer.name)
+        line.append("\", \"timer_seconds\": ")
+        line.append(string: record.timer == .none ? "null" : jsonNumber(record.timerSeconds))
+        line.append(", \"probes\": ")
+        line.append(decimal: UInt64(record.probes))
+        line.append(", \"retransmits\": ")
+        line.append(decimal: UInt64(record.retransmits))
+        line.append(", \"send_queue\": ")
+        line.append(decimal: UInt64(record.sendQueue))
+        line.append(", \"receive_queue\": ")
+        line.append(decimal: UInt64(record.receiveQueue))
+        line.append(", \"inode\": ")
+        line.append(decimal: record.inode)
+        line.append(", \"uid\": ")
+        line.append(decimal: UInt64(record.uid))
+        line.append(", ")
         if let owner = connection.owner {
             if ownerFields[owner.pid] == nil {
                 ownerFields[owner.pid] = [
@@ -243,47 +254,28 @@ public struct AuditJSONWriter: AuditWriter {
                     ("unit", owner.unit.map(json) ?? "null"),
                 ].map { "\"\($0)\": \($1)" }.joined(separator: ", ")
             }
-            line += ownerFields[owner.pid]!
+            line.append(string: ownerFields[owner.pid]!)
         } else {
-            line += #""pid": null, "process": null, "executable": null, "unit": null"#
+            line.append(#""pid": null, "process": null, "executable": null, "unit": null"#)
         }
-        line += ", \"netns\": "
-        if let netns = connection.netns { appendDecimal(netns, to: &line) } else { line += "null" }
-        line += ", \"container\": "
-        line += connection.owner?.container.map(json) ?? "null"
-        line += ", \"pod\": "
-        line += connection.owner?.pod.map(json) ?? "null"
-        line += ", \"options\": "
-        line += connection.options.map(optionsJSON) ?? "null"
-        line += "}"
-        output.write(line)
+        line.append(", \"netns\": ")
+        if let netns = connection.netns { line.append(decimal: netns) } else { line.append("null") }
+        line.append(", \"container\": ")
+        line.append(string: connection.owner?.container.map(json) ?? "null")
+        line.append(", \"pod\": ")
+        line.append(string: connection.owner?.pod.map(json) ?? "null")
+        line.append(", \"options\": ")
+        line.append(string: connection.options.map(optionsJSON) ?? "null")
+        line.append("}")
+        line.write(to: &output)
         written += 1
     }
 
-    public mutating func finish(_ summary: AuditSummary, to output: inout some TextOutputStream) {
+    public mutating func finish(_ summary: AuditSummary, to output: inout some AuditOutputStream) {
         var text = written == 0 ? "{\"connections\": [],\n\"summary\": " : "\n],\n\"summary\": "
         appendJSONObject(to: &text, summaryFields(summary))
         text += "}\n"
         output.write(text)
-    }
-}
-
-/// A number's decimal digits, without the allocation of an interpolation.
-private func appendDecimal(_ value: UInt64, to output: inout String) {
-    if value < 10 {
-        output.unicodeScalars.append(Unicode.Scalar(UInt8(ascii: "0") + UInt8(value)))
-        return
-    }
-    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
-    withUnsafeMutableBytes(of: &digits) { buffer in
-        var rest = value
-        var index = buffer.count
-        while rest > 0 {
-            index -= 1
-            buffer[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
-        }
-        output += String(decoding: UnsafeRawBufferPointer(rebasing: buffer[index...]), as: UTF8.self)
     }
 }
 
@@ -292,29 +284,45 @@ private func appendDecimal(_ value: UInt64, to output: inout String) {
 /// status) that occurs, none per PID, port or address; the totals by status (every status,
 /// zeros included); the unmapped sockets; the namespaces by how they were read.
 public struct AuditPrometheusWriter: AuditWriter {
-    private var byOwner: [String: Int] = [:]
+    /// Connections by process (nil: unknown) and status, each process's owner kept once: the
+    /// labels, which processes of one name and unit share, are made at `finish`, not per row.
+    private var processes: [Int32?: Int] = [:]
+    private var owners: [SocketOwner?] = []
+    private var counts: [[KeepaliveStatus: Int]] = []
 
     public init() {}
 
     public mutating func reserve(_ count: Int) {}
 
-    public mutating func add(_ connection: AuditedConnection, to output: inout some TextOutputStream) {
-        let owner = connection.owner
-        let labels = prometheusLabels([
-            ("process", owner?.process ?? ""), ("unit", owner?.unit ?? ""), ("container", owner?.container ?? ""),
-            ("pod", owner?.pod ?? ""), ("status", connection.status.rawValue),
-        ])
-        byOwner[labels, default: 0] += 1
+    public mutating func add(_ connection: AuditedConnection, to output: inout some AuditOutputStream) {
+        let pid = connection.owner?.pid
+        let index = processes[pid] ?? {
+            processes[pid] = owners.count
+            owners.append(connection.owner)
+            counts.append([:])
+            return owners.count - 1
+        }()
+        counts[index][connection.status, default: 0] += 1
     }
 
-    public mutating func finish(_ summary: AuditSummary, to output: inout some TextOutputStream) {
+    public mutating func finish(_ summary: AuditSummary, to output: inout some AuditOutputStream) {
         output.write("""
             # HELP tcpkeep_connections TCP connections by owning process, systemd unit, container, pod and keepalive status.
             # TYPE tcpkeep_connections gauge
 
             """)
-        for labels in byOwner.keys.sorted() {
-            output.write("tcpkeep_connections\(labels) \(byOwner[labels]!)\n")
+        var series: [String: Int] = [:]
+        for (owner, byStatus) in zip(owners, counts) {
+            for (status, count) in byStatus {
+                let labels = prometheusLabels([
+                    ("process", owner?.process ?? ""), ("unit", owner?.unit ?? ""), ("container", owner?.container ?? ""),
+                    ("pod", owner?.pod ?? ""), ("status", status.rawValue),
+                ])
+                series[labels, default: 0] += count
+            }
+        }
+        for labels in series.keys.sorted() {
+            output.write("tcpkeep_connections\(labels) \(series[labels]!)\n")
         }
         output.write("""
             # HELP tcpkeep_connections_by_status TCP connections by keepalive status.
@@ -341,7 +349,7 @@ public struct AuditPrometheusWriter: AuditWriter {
                 output.write("tcpkeep_network_namespaces\(prometheusLabels([("source", source)])) \(count)\n")
             }
         }
-        byOwner = [:]
+        (processes, owners, counts) = ([:], [], [])
     }
 }
 

@@ -96,8 +96,8 @@ public enum TCPState: UInt8, CaseIterable, Sendable {
 public struct Endpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// The address's 16 bytes in network order, the first 8 in `high`; IPv4 is IPv4-mapped.
     /// Kept inline: a busy host has tens of thousands of endpoints.
-    private let high: UInt64
-    private let low: UInt64
+    let high: UInt64
+    let low: UInt64
     public let port: UInt16
 
     private static let mappedPrefix: UInt64 = 0x0000_ffff_0000_0000
@@ -131,12 +131,19 @@ public struct Endpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
 
     /// `127.0.0.1:7000`, `[::1]:7000`
     public var description: String {
-        isIPv4 ? ipv4Text(withPort: true) : "[\(formatAddress)]:\(port)"
+        guard isIPv4 else { return "[\(formatAddress)]:\(port)" }
+        var text = TextBytes(capacity: 21)
+        text.append(self)
+        return text.string
     }
 
     /// The address alone, IPv6 in the shortest form (RFC 5952).
     public var formatAddress: String {
-        if isIPv4 { return ipv4Text(withPort: false) }
+        if let (address, _) = ipv4 {
+            var text = TextBytes(capacity: 15)
+            text.append(ipv4: address)
+            return text.string
+        }
         let groups = [48, 32, 16, 0].map { UInt16(truncatingIfNeeded: high >> $0) } + [48, 32, 16, 0].map { UInt16(truncatingIfNeeded: low >> $0) }
         // The longest run of two or more zero groups, the first such when tied, becomes "::".
         var best: Range<Int>? = nil
@@ -152,37 +159,6 @@ public struct Endpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
         let hex = groups.map { String($0, radix: 16) }
         guard let best else { return hex.joined(separator: ":") }
         return hex[..<best.lowerBound].joined(separator: ":") + "::" + hex[best.upperBound...].joined(separator: ":")
-    }
-}
-
-extension Endpoint {
-    /// Dotted decimal written digit by digit: an audit formats tens of thousands of these.
-    private func ipv4Text(withPort: Bool) -> String {
-        String(unsafeUninitializedCapacity: 21) { buffer in
-            var count = 0
-            func append(_ value: Int) {
-                var divisor = 1
-                while value / divisor >= 10 { divisor *= 10 }
-                while divisor > 0 {
-                    buffer[count] = UInt8(ascii: "0") + UInt8(value / divisor % 10)
-                    count += 1
-                    divisor /= 10
-                }
-            }
-            for shift in [24, 16, 8, 0] {
-                if shift != 24 {
-                    buffer[count] = UInt8(ascii: ".")
-                    count += 1
-                }
-                append(Int(UInt8(truncatingIfNeeded: low >> UInt64(shift))))
-            }
-            if withPort {
-                buffer[count] = UInt8(ascii: ":")
-                count += 1
-                append(Int(port))
-            }
-            return count
-        }
     }
 }
 
