@@ -19,6 +19,7 @@ struct tcpkeep_socket_holder_record {
  * and writes them over each load instruction whose offset is a placeholder.
  * No structure in the kernel is this large where these fields are, so no real
  * offset is mistaken for one. */
+#define TCPKEEP_HOLDER_PLACEHOLDERS 0x7e00 /* every placeholder is above it, every real offset below */
 #define TCPKEEP_HOLDER_TASK_TGID 0x7e01  /* struct task_struct, tgid (pid_t) */
 #define TCPKEEP_HOLDER_FILE_INODE 0x7e02 /* struct file, f_inode (struct inode *) */
 #define TCPKEEP_HOLDER_INODE_INO 0x7e03  /* struct inode, i_ino (unsigned long) */

@@ -6,10 +6,11 @@
  * libbpf's loader would parse the kernel's whole BTF (5 MB, about 10 ms
  * through sysfs's page-sized reads, then indexing) to relocate three field
  * offsets and find the iterator's BTF id, which the audit's --port target
- * cannot afford.  Here the BTF is mapped (Linux 6.16; read on older kernels)
- * and scanned once for those four things; the offsets are written into the
- * program's instructions over its placeholders, and the program is loaded
- * with the bare bpf() commands.  libbpf only opens the embedded object.
+ * cannot afford.  Here the BTF is mapped (Linux 6.16; read on older kernels),
+ * its types indexed in one pass and searched for those four things; the
+ * offsets are written into the program's instructions over its placeholders,
+ * and the program is loaded with the bare bpf() commands.  libbpf only opens
+ * the embedded object.
  */
 #define _GNU_SOURCE
 #include "CTCPKeepBPF.h"
@@ -97,20 +98,22 @@ static int open_btf(struct kernel_btf *btf, char *error, size_t size)
 		return 0;
 	}
 	unsigned char *buffer = malloc(btf->size);
+	int code = buffer == NULL ? ENOMEM : EIO; /* EIO: the file ended early */
 	size_t filled = 0;
 	while (buffer != NULL && filled < btf->size) {
 		ssize_t got = read(fd, buffer + filled, btf->size - filled);
 		if (got < 0 && errno == EINTR)
 			continue;
+		if (got < 0)
+			code = errno;
 		if (got <= 0)
 			break;
 		filled += (size_t)got;
 	}
-	int saved = buffer == NULL ? ENOMEM : errno;
 	close(fd);
 	if (buffer == NULL || filled != btf->size) {
 		free(buffer);
-		return fail(error, size, filled != btf->size && buffer != NULL ? EIO : saved, "reading %s", KERNEL_BTF);
+		return fail(error, size, code, "reading %s", KERNEL_BTF);
 	}
 	btf->data = buffer;
 	return 0;
@@ -273,7 +276,7 @@ static int find_field(const struct kernel_btf *btf, struct field *field, char *e
 	    (field->kind == BTF_KIND_INT && member->size != field->int_size))
 		return refuse(error, size, EOPNOTSUPP, "struct %s's %s is not of the type the program reads",
 			      field->structure, field->member);
-	if (offset >= TCPKEEP_HOLDER_TASK_TGID)
+	if (offset >= TCPKEEP_HOLDER_PLACEHOLDERS)
 		return refuse(error, size, EOPNOTSUPP, "struct %s's %s is beyond the offsets the program can read (%ld)",
 			      field->structure, field->member, offset);
 	field->offset = (__s16)offset;
@@ -313,15 +316,18 @@ static int load_program(const struct bpf_insn *instructions, size_t count, uint3
 	if (program >= 0)
 		return program;
 	int saved = errno;
-	char *log = calloc(1, 1 << 16);
+	const unsigned log_size = 1 << 16;
+	char *log = calloc(1, log_size);
 	char *last = NULL;
 	if (log != NULL) {
-		LIBBPF_OPTS(bpf_prog_load_opts, logged, .expected_attach_type = BPF_TRACE_ITER,
-			    .attach_btf_id = attach_id, .log_level = 1, .log_buf = log, .log_size = 1 << 16);
-		program = bpf_prog_load(BPF_PROG_TYPE_TRACING, PROGRAM_NAME, PROGRAM_LICENSE, instructions, count, &logged);
+		options.log_level = 1;
+		options.log_buf = log;
+		options.log_size = log_size;
+		program = bpf_prog_load(BPF_PROG_TYPE_TRACING, PROGRAM_NAME, PROGRAM_LICENSE, instructions, count, &options);
 		if (program >= 0) /* refused once, taken the second time */
 			goto done;
-		for (char *line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		char *rest = NULL;
+		for (char *line = strtok_r(log, "\n", &rest); line != NULL; line = strtok_r(NULL, "\n", &rest))
 			last = line;
 	}
 	fail(error, size, saved, "the kernel refused the socket holders iterator%s%s%s", last ? " (" : "", last ? last : "",
@@ -368,7 +374,7 @@ static int open_iterator(char *error, size_t size)
 		if (find_field(&btf, &fields[f], error, size) != 0)
 			goto out;
 
-	LIBBPF_OPTS(bpf_object_open_opts, open_options, .object_name = "tcpkeep_holders");
+	LIBBPF_OPTS(bpf_object_open_opts, open_options, .object_name = PROGRAM_NAME);
 	object = bpf_object__open_mem(tcpkeep_socket_holders_object, tcpkeep_socket_holders_object_size, &open_options);
 	struct bpf_program *found = object ? bpf_object__find_program_by_name(object, PROGRAM_NAME) : NULL;
 	if (found == NULL) {

@@ -9,8 +9,10 @@ struct AuditCommand: TCPKeepSubcommand {
         discussion: """
             Reads the sockets with netlink's sock_diag (as ss does; /proc/net/tcp and tcp6 when \
             netlink cannot be had, or with --source proc), maps each socket to its process and \
-            systemd unit (with a BPF iterator over every process's open files when run as root, \
-            else through /proc/PID/fd, or with --owners proc), and classifies each ESTABLISHED connection: ok (keepalive timer pending), missing (no \
+            systemd unit (as root with a BPF iterator over every process's open files; through \
+            /proc/PID/fd without root, with --pid or --owners proc, or with a warning when the \
+            iterator cannot be loaded: an old kernel, no BTF, a PID namespace of its own), and \
+            classifies each ESTABLISHED connection: ok (keepalive timer pending), missing (no \
             timer: keepalive is off), too-slow (later than --max-idle), probing (probes going \
             unanswered now), unknown (a retransmit or zero-window timer hides the keepalive one). \
             Exit status: 0, or with --check 1 when a selected connection is missing keepalive or \
@@ -27,7 +29,7 @@ struct AuditCommand: TCPKeepSubcommand {
     @Option(help: ArgumentHelp("Where to read sockets: netlink or proc (default: netlink, or proc when netlink cannot be opened).", valueName: "source"))
     var source: AuditSource?
 
-    @Option(help: ArgumentHelp("How to find each socket's process: bpf (an iterator over every process's open files; root) or proc (every /proc/PID/fd) (default: bpf, or proc when it cannot be loaded).", valueName: "owners"))
+    @Option(help: ArgumentHelp("How to find each socket's process: bpf (an iterator over every process's open files; root) or proc (every /proc/PID/fd) (default: bpf, or proc when it cannot be loaded, and with --pid).", valueName: "owners"))
     var owners: OwnerSource?
 
     @Flag(help: "Every TCP state, not only ESTABLISHED.")
@@ -62,6 +64,9 @@ struct AuditCommand: TCPKeepSubcommand {
 
     func validate() throws {
         if allNamespaces && netnsOf != nil { throw ValidationError("--all-namespaces and --netns-of exclude each other") }
+        if owners == .bpf && !pids.isEmpty {
+            throw ValidationError("--owners bpf and --pid exclude each other: --pid reads those processes' descriptors alone, through /proc")
+        }
     }
 
     func execute() throws -> Int32 {

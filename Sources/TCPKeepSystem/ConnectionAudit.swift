@@ -104,7 +104,7 @@ struct ConnectionAudit {
         // The kernel's cost of writing out the sockets and of finding their processes are the
         // two large ones: they run side by side.
         let pids = selection.pids.isEmpty ? nil : selection.pids
-        let scan = BackgroundWork { OwnershipScan.start(only: pids, owners: owners, lookForRead: !selection.ports.isEmpty) }
+        let scan = BackgroundWork { OwnershipScan.find(only: pids, owners: owners, lookForRead: !selection.ports.isEmpty) }
         var read: [(target: NamespaceTarget, records: RecordChunks)] = []
         var summary = AuditSummary()
         do {
@@ -127,9 +127,7 @@ struct ConnectionAudit {
         case .walkForRead(let note):
             var wanted = Set<UInt64>()
             for entry in read { entry.records.forEach { if $0.inode != 0 { wanted.insert($0.inode) } } }
-            var walked = SocketOwnership.scan(wanted: wanted)
-            walked.note = note
-            ownership = walked
+            ownership = SocketOwnership.scan(wanted: wanted, note: note)
         }
         summary.owners = ownership.source
         summary.ownersNote = ownership.note
@@ -140,8 +138,10 @@ struct ConnectionAudit {
         var unmapped = 0
         // Neither /proc/net/tcp nor a netlink dump is a snapshot: a socket can come twice when
         // the table changes while it is read (seen under load). Socket inodes are unique on
-        // the host, so the first row of each is the one kept.
-        var seen = Set<UInt64>()
+        // the host, so the first row of each is the one kept: marked among the holders, and
+        // for the few that no one holds, in a set.
+        var holders = ownership.holders
+        var unheldSeen = Set<UInt64>()
         // The owner filters compare names and paths: decided once a process.
         var selected: [Int32: Bool] = [:]
         func selects(_ owner: SocketOwner?) -> Bool {
@@ -154,8 +154,12 @@ struct ConnectionAudit {
         for index in read.indices {
             let netns = tagNamespaces ? read[index].target.netns : nil
             try read[index].records.drain { record in
-                guard record.inode == 0 || seen.insert(record.inode).inserted else { return }
-                let holder = ownership.holders[record.inode]
+                var holder: SocketHolder?
+                if record.inode != 0 {
+                    let claim = holders.claim(record.inode)
+                    guard claim.isFirst || (claim.holder == nil && unheldSeen.insert(record.inode).inserted) else { return }
+                    holder = claim.holder
+                }
                 let owner = holder.flatMap { processes.owner($0.pid) }
                 // Counted before the owner filters: an unmapped socket may be the selection's. With
                 // PIDs selected only theirs are scanned, and the rest are simply not theirs.
@@ -190,21 +194,19 @@ private enum OwnershipScan: Sendable {
     /// proc; without it, the walk of every process, or with `lookForRead` (ports selected,
     /// so the kernel returns few sockets, fast) the walk for just the sockets read, which
     /// stops once it has them all.
-    static func start(only pids: Set<Int32>?, owners: OwnerSource?, lookForRead: Bool) -> OwnershipScan {
+    static func find(only pids: Set<Int32>?, owners: OwnerSource?, lookForRead: Bool) -> OwnershipScan {
         var note: String?
         if pids == nil && owners != .proc {
             do {
                 return .done(try SocketOwnership.iterate())
             } catch {
                 if owners == .bpf { return .failed(error) }
-                // Without the rights the walk is the way, not a fallback worth a word.
-                if error.code != EPERM { note = error.reason }
+                // Without root the walk is the way, not a fallback worth a word.
+                if error.code != EPERM || geteuid() == 0 { note = error.reason }
             }
         }
         if lookForRead && pids == nil { return .walkForRead(note: note) }
-        var walked = SocketOwnership.scan(only: pids)
-        walked.note = note
-        return .done(walked)
+        return .done(SocketOwnership.scan(only: pids, note: note))
     }
 }
 

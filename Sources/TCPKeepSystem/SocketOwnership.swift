@@ -49,15 +49,32 @@ struct SocketHolders: Sendable {
         entries.removeLast(entries.count - kept)
     }
 
+    /// One bit an entry, set by `claim`.
+    private var claimed: [UInt64] = []
+
     subscript(inode: UInt64) -> SocketHolder? {
+        index(of: inode).map { SocketHolder(pid: entries[$0].pid, fd: entries[$0].fd) }
+    }
+
+    /// The holder of `inode`, and whether it is the first claim of that inode: a table read
+    /// twice as it changed can list a socket twice. False for a socket no one holds.
+    mutating func claim(_ inode: UInt64) -> (holder: SocketHolder?, isFirst: Bool) {
+        guard let index = index(of: inode) else { return (nil, false) }
+        if claimed.isEmpty { claimed = [UInt64](repeating: 0, count: (entries.count + 63) / 64) }
+        let (word, bit) = (index / 64, UInt64(1) << (index % 64))
+        let isFirst = claimed[word] & bit == 0
+        claimed[word] |= bit
+        return (SocketHolder(pid: entries[index].pid, fd: entries[index].fd), isFirst)
+    }
+
+    private func index(of inode: UInt64) -> Int? {
         var low = 0
         var high = entries.count
         while low < high {
             let middle = (low + high) / 2
             if entries[middle].inode < inode { low = middle + 1 } else { high = middle }
         }
-        guard low < entries.count, entries[low].inode == inode else { return nil }
-        return SocketHolder(pid: entries[low].pid, fd: entries[low].fd)
+        return low < entries.count && entries[low].inode == inode ? low : nil
     }
 }
 
@@ -110,18 +127,16 @@ struct SocketOwnership: Sendable {
     ///
     /// With `wanted`, the scan looks for those socket inodes only and stops once it has found
     /// them all: a socket shared by several processes may then be credited to any of them.
-    static func scan(only pids: Set<Int32>? = nil, wanted: Set<UInt64>? = nil) -> SocketOwnership {
+    /// `note` says why the BPF iterator, wanted, was not had.
+    static func scan(only pids: Set<Int32>? = nil, wanted: Set<UInt64>? = nil, note: String? = nil) -> SocketOwnership {
         let work = ScanWork(pids: pids.map { $0.sorted() } ?? Files.names(in: "/proc").compactMap { Int32($0) }, wanted: wanted)
-        guard work.pids.count > 8 else {
-            var ownership = work.scan()
-            ownership.holders.seal()
-            return ownership
-        }
-        let other = BackgroundWork { work.scan() }
+        // Threads take processes from the work one at a time: the other starts first.
+        let other = work.pids.count > 8 ? BackgroundWork { work.scan() } : nil
         var ownership = work.scan()
-        let second = other.wait()
-        ownership.unreadableProcesses += second.unreadableProcesses
-        ownership.holders.seal(adding: second.holders)
+        ownership.note = note
+        let second = other?.wait()
+        ownership.unreadableProcesses += second?.unreadableProcesses ?? 0
+        ownership.holders.seal(adding: second?.holders ?? SocketHolders())
         return ownership
     }
 }

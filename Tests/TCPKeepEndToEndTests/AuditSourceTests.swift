@@ -92,6 +92,8 @@ struct AuditSourceTests {
         let forced = try runProcess(asNobody + [Artifacts.tcpkeep, "audit", "--owners", "bpf"])
         #expect(forced.status == 2 && forced.stdout.isEmpty, "\(forced)")
         #expect(forced.stderr == "tcpkeep: BPF iterator: not privileged (it needs root, or CAP_BPF and CAP_PERFMON)\n", "\(forced)")
+        let withPID = try runProcess([Artifacts.tcpkeep, "audit", "--owners", "bpf", "--pid", "\(holder.pid)"])
+        #expect(withPID.status == 2 && withPID.stderr.contains("--owners bpf and --pid exclude each other"), "\(withPID)")
         let badOwners = try runProcess([Artifacts.tcpkeep, "audit", "--owners", "ss"])
         #expect(badOwners.status == 2 && badOwners.stderr.contains("--owners"), "\(badOwners)")
     }

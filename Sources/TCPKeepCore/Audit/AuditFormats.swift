@@ -24,8 +24,8 @@ public enum AuditFormat: String, CaseIterable, Sendable {
 
 /// Writes an audit as its connections are classified: `add` for each, in any order, then
 /// `finish` with the summary. What a writer keeps meanwhile is compact and bounded: the table
-/// keeps one small row per connection (it groups and aligns), JSON nothing, Prometheus one
-/// count per series.
+/// keeps one small row per connection (it groups and aligns), JSON nothing, Prometheus a count
+/// per process and status.
 public protocol AuditWriter {
     /// Room for `count` connections, when the caller knows it, so that storage grows once.
     mutating func reserve(_ count: Int)
@@ -443,9 +443,10 @@ func summaryFields(_ summary: AuditSummary) -> [(String, String)] {
         ("unmapped_sockets", "\(summary.gaps.unmappedSockets)"),
         ("unreadable_processes", "\(summary.gaps.unreadableProcesses)"),
         ("unmapped_reason", summary.gaps.reason.map(json) ?? "null"),
-        ("owners", summary.owners.map { json($0.rawValue) } ?? "null"),
-        ("owners_note", summary.ownersNote.map(json) ?? "null"),
     ]
+    if let owners = summary.owners {
+        fields += [("owners", json(owners.rawValue)), ("owners_note", summary.ownersNote.map(json) ?? "null")]
+    }
     if !summary.namespaces.isEmpty {
         let reads = summary.namespaces.map { read in
             jsonObject([

@@ -72,16 +72,14 @@ public struct AuditSummary: Equatable, Sendable {
     public private(set) var counts = [Int](repeating: 0, count: KeepaliveStatus.allCases.count)
     public var gaps: AuditGaps
     public var namespaces: [NamespaceRead]
-    /// How sockets were mapped to processes; nil when no socket was looked for.
+    /// How the audit mapped sockets to processes; nil in a report that does not say (doctor's).
     public var owners: OwnerSource?
     /// Why the BPF iterator was wanted and could not be had.
     public var ownersNote: String?
 
-    public init(gaps: AuditGaps = AuditGaps(), namespaces: [NamespaceRead] = [], owners: OwnerSource? = nil, ownersNote: String? = nil) {
+    public init(gaps: AuditGaps = AuditGaps(), namespaces: [NamespaceRead] = []) {
         self.gaps = gaps
         self.namespaces = namespaces
-        self.owners = owners
-        self.ownersNote = ownersNote
     }
 
     public mutating func add(_ status: KeepaliveStatus) {

@@ -96,7 +96,7 @@ public enum TCPState: UInt8, CaseIterable, Sendable {
 public struct Endpoint: Equatable, Hashable, Sendable, CustomStringConvertible {
     /// The address's 16 bytes in network order, the first 8 in `high`; IPv4 is IPv4-mapped.
     /// Kept inline: a busy host has tens of thousands of endpoints.
-    let high: UInt64
+    private let high: UInt64
     let low: UInt64
     public let port: UInt16
 
