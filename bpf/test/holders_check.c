@@ -1050,6 +1050,20 @@ static void tcp_checks(const struct holders *records, const pid_t tcp[3], uint32
 	note("the bulk process holds %zu sockets: more than the 2048 records one 32 KiB kernel buffer holds", bulk);
 }
 
+/* How many of pid's records are none of the sockets it reported. */
+static size_t foreign_records(const struct holders *records, uint32_t pid)
+{
+	size_t first, count = records_of(records, pid, &first), foreign = 0;
+	for (size_t r = first; r < first + count; r++) {
+		int known = 0;
+		for (size_t i = 0; i < fact_count && !known; i++)
+			known = facts[i].pid == pid && facts[i].socket && (uint32_t)facts[i].fd == records->items[r].fd &&
+				facts[i].inode == records->items[r].inode;
+		foreign += !known;
+	}
+	return foreign;
+}
+
 static void own_table_checks(const struct holders *records, pid_t process)
 {
 	uint32_t pid = (uint32_t)process, owner = other_table(pid, pid);
@@ -1069,14 +1083,7 @@ static void own_table_checks(const struct holders *records, pid_t process)
 
 	/* Every record is one of the two tables' sockets, and every socket of
 	 * either table is listed. */
-	size_t first, count = records_of(records, pid, &first), foreign = 0, unlisted = 0;
-	for (size_t r = first; r < first + count; r++) {
-		int known = 0;
-		for (size_t i = 0; i < fact_count && !known; i++)
-			known = facts[i].pid == pid && facts[i].socket && (uint32_t)facts[i].fd == records->items[r].fd &&
-				facts[i].inode == records->items[r].inode;
-		foreign += !known;
-	}
+	size_t count = records_of(records, pid, NULL), foreign = foreign_records(records, pid), unlisted = 0;
 	for (size_t i = 0; i < fact_count; i++)
 		unlisted += facts[i].pid == pid && facts[i].socket &&
 			    occurrences(records, pid, (uint32_t)facts[i].fd, facts[i].inode) == 0;
@@ -1120,14 +1127,7 @@ static void leader_gone_checks(const struct holders *records, pid_t process)
 		unlisted += n == 0;
 		listed_twice += n == 2;
 	}
-	size_t first, count = records_of(records, pid, &first), foreign = 0;
-	for (size_t r = first; r < first + count; r++) {
-		int known = 0;
-		for (size_t i = 0; i < fact_count && !known; i++)
-			known = facts[i].pid == pid && facts[i].socket && (uint32_t)facts[i].fd == records->items[r].fd &&
-				facts[i].inode == records->items[r].inode;
-		foreign += !known;
-	}
+	size_t count = records_of(records, pid, NULL), foreign = foreign_records(records, pid);
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%u/fd", pid);
 	DIR *dir = opendir(path);
