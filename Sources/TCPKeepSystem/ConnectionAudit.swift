@@ -120,17 +120,18 @@ struct ConnectionAudit {
         }
         let ownership: SocketOwnership
         switch scan.wait() {
-        case .done(let done):
+        case .done(let done, let note):
             ownership = done
+            summary.ownersNote = note
         case .failed(let error):
             throw error
         case .walkForRead(let note):
             var wanted = Set<UInt64>()
             for entry in read { entry.records.forEach { if $0.inode != 0 { wanted.insert($0.inode) } } }
-            ownership = SocketOwnership.scan(wanted: wanted, note: note)
+            ownership = SocketOwnership.scan(wanted: wanted)
+            summary.ownersNote = note
         }
         summary.owners = ownership.source
-        summary.ownersNote = ownership.note
         expecting(read.reduce(0) { $0 + $1.records.count })
         var processes = OwnerCache()
         var peers = PeerSockets()
@@ -183,7 +184,8 @@ struct ConnectionAudit {
 
 /// What the thread that maps sockets to processes hands back.
 private enum OwnershipScan: Sendable {
-    case done(SocketOwnership)
+    /// `note`, here and below: why the BPF iterator, wanted, was not had.
+    case done(SocketOwnership, note: String?)
     /// The BPF iterator, asked for by name, could not be had.
     case failed(SocketIteratorUnavailable)
     /// The walk is left until the sockets are read, to look for those alone.
@@ -198,7 +200,7 @@ private enum OwnershipScan: Sendable {
         var note: String?
         if pids == nil && owners != .proc {
             do {
-                return .done(try SocketOwnership.iterate())
+                return .done(try SocketOwnership.iterate(), note: nil)
             } catch {
                 if owners == .bpf { return .failed(error) }
                 // Without root the walk is the way, not a fallback worth a word.
@@ -206,7 +208,7 @@ private enum OwnershipScan: Sendable {
             }
         }
         if lookForRead && pids == nil { return .walkForRead(note: note) }
-        return .done(SocketOwnership.scan(only: pids, note: note))
+        return .done(SocketOwnership.scan(only: pids), note: note)
     }
 }
 

@@ -85,8 +85,6 @@ struct SocketOwnership: Sendable {
     /// Processes whose descriptors could not be read (another user's, without root).
     var unreadableProcesses = 0
     var source = OwnerSource.proc
-    /// Why the BPF iterator was wanted and could not be had.
-    var note: String?
 
     /// Every socket's holder from the BPF iterator over every process's open files
     /// (bpf/socket_holders.bpf.c): one pass in the kernel, about 0.5 µs a descriptor where
@@ -127,13 +125,11 @@ struct SocketOwnership: Sendable {
     ///
     /// With `wanted`, the scan looks for those socket inodes only and stops once it has found
     /// them all: a socket shared by several processes may then be credited to any of them.
-    /// `note` says why the BPF iterator, wanted, was not had.
-    static func scan(only pids: Set<Int32>? = nil, wanted: Set<UInt64>? = nil, note: String? = nil) -> SocketOwnership {
+    static func scan(only pids: Set<Int32>? = nil, wanted: Set<UInt64>? = nil) -> SocketOwnership {
         let work = ScanWork(pids: pids.map { $0.sorted() } ?? Files.names(in: "/proc").compactMap { Int32($0) }, wanted: wanted)
         // Threads take processes from the work one at a time: the other starts first.
         let other = work.pids.count > 8 ? BackgroundWork { work.scan() } : nil
         var ownership = work.scan()
-        ownership.note = note
         let second = other?.wait()
         ownership.unreadableProcesses += second?.unreadableProcesses ?? 0
         ownership.holders.seal(adding: second?.holders ?? SocketHolders())
