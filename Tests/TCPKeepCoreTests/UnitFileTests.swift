@@ -22,6 +22,9 @@ struct UnitFileTests {
         ("redis.server", "'.server' is not a systemd unit type"),
         ("backup.timer", "tcpkeep configures .service and .socket units, not .timer"),
         ("a b.service", "' ' is not allowed in a unit name"),
+        // Found by the fuzzer: U+070F joins the "." of the ".service" added to a bare name.
+        ("\u{070F}", "'\u{070F}' is not allowed in a unit name"),
+        ("r\u{E9}dis.service", "'\u{E9}' is not allowed in a unit name"),
         ("@x.service", "an @ must follow a non-empty template name"),
         ("a@b@c.service", "an @ must follow a non-empty template name"),
         (String(repeating: "a", count: 250) + ".service", "at most 255 characters"),

@@ -64,6 +64,12 @@ public func checkedUnitName(_ text: String) throws(SettingsError) -> String {
     guard !text.contains("/") else {
         throw SettingsError("'\(text)' is a path; give the unit's name, e.g. redis-server.service")
     }
+    // Only ASCII is allowed, and checked first: a non-ASCII scalar may join the "." after it
+    // into one Character (U+070F does), which the searches for "." below would not find.
+    func notAllowed(_ bad: String) -> SettingsError {
+        SettingsError("'\(text)': '\(bad)' is not allowed in a unit name (only A-Z a-z 0-9 : _ . \\ - and one @)")
+    }
+    if let bad = text.unicodeScalars.first(where: { !$0.isASCII }) { throw notAllowed(String(bad)) }
     var name = text
     if let dot = text.lastIndex(of: ".") {
         let suffix = String(text[text.index(after: dot)...])
@@ -79,9 +85,7 @@ public func checkedUnitName(_ text: String) throws(SettingsError) -> String {
     let dot = name.lastIndex(of: ".")!
     let stem = name[..<dot]
     let allowed = { (c: Character) in c.isASCII && (c.isLetter || c.isNumber || ":_.\\-".contains(c)) }
-    if let bad = stem.first(where: { !allowed($0) && $0 != "@" }) {
-        throw SettingsError("'\(text)': '\(bad)' is not allowed in a unit name (only A-Z a-z 0-9 : _ . \\ - and one @)")
-    }
+    if let bad = stem.first(where: { !allowed($0) && $0 != "@" }) { throw notAllowed(String(bad)) }
     let parts = stem.split(separator: "@", omittingEmptySubsequences: false)
     guard parts.count <= 2, !parts[0].isEmpty else {
         throw SettingsError("'\(text)': an @ must follow a non-empty template name, once (name@instance\(name[dot...]))")
