@@ -35,7 +35,7 @@ DEB_REVISION ?= 1
 DEBDIR ?= .build/deb
 
 .PHONY: all build build-deps deps test check check-progress check-install check-manual check-deb \
-	check-kernel check-sock-diag check-alerts \
+	check-kernel check-sock-diag check-alerts check-docs \
 	bench demo fuzz examples install uninstall deb clean
 
 all: build
@@ -58,7 +58,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-xctest
 
-check: check-install check-manual check-deb check-progress check-kernel check-sock-diag check-alerts
+check: check-install check-manual check-deb check-progress check-kernel check-sock-diag check-alerts check-docs
 
 # Kernel mode's C loader against the running kernel: the BPF programs attached to test cgroups,
 # static and Go clients, enforce, refusals, rollback (bpf/test/run.sh, as root).
@@ -72,6 +72,10 @@ check-sock-diag:
 	@if [ "$$(id -u)" = 0 ]; then PATH="$$PATH:/opt/swift/usr/bin" Tests/Programs/sock_diag_check.sh; \
 	elif [ "$${CI:-}" = true ]; then echo "check-sock-diag: CI runs as root, and this check must not be skipped"; exit 1; \
 	else echo "check-sock-diag: skipped: needs root"; fi
+
+# README.md and doc/: every relative link resolves, and the README stays a landing page.
+check-docs:
+	scripts/check-docs
 
 # The Prometheus alert rules: promtool check rules and their unit tests.
 check-alerts:
