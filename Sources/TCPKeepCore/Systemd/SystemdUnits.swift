@@ -236,6 +236,35 @@ public func serviceProgram(_ entries: [UnitFileEntry]) -> String? {
     return program
 }
 
+/// One `BPFProgram=TYPE:PATH` of a unit: a program pinned on bpffs that systemd attaches to the
+/// unit's cgroup at each start.
+public struct BPFProgramSetting: Equatable, Sendable {
+    /// The attach type: `sock_ops`, `setsockopt`, `ingress`...
+    public let type: String
+    public let path: String
+
+    public init(type: String, path: String) {
+        self.type = type
+        self.path = path
+    }
+}
+
+/// The `BPFProgram=` settings a service's entries leave, in systemd's order: an empty assignment
+/// clears those before it; a value without `TYPE:` is left out, as systemd ignores it.
+public func bpfProgramSettings(_ entries: [UnitFileEntry]) -> [BPFProgramSetting] {
+    var settings: [BPFProgramSetting] = []
+    for entry in entries where entry.section == "Service" && entry.key == "BPFProgram" {
+        guard !entry.value.isEmpty else {
+            settings = []
+            continue
+        }
+        guard let colon = entry.value.firstIndex(of: ":"), colon != entry.value.startIndex else { continue }
+        settings.append(BPFProgramSetting(
+            type: String(entry.value[..<colon]), path: String(entry.value[entry.value.index(after: colon)...])))
+    }
+    return settings
+}
+
 /// `Environment=NAME=value` as systemd reads it back: `%` doubled, since specifiers are expanded,
 /// and the assignment quoted with C escapes when it holds anything but plain path characters.
 public func systemdEnvironmentLine(name: String, value: String) -> String {
