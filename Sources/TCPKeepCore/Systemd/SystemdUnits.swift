@@ -242,11 +242,6 @@ public struct BPFProgramSetting: Equatable, Sendable {
     /// The attach type: `sock_ops`, `setsockopt`, `ingress`...
     public let type: String
     public let path: String
-
-    public init(type: String, path: String) {
-        self.type = type
-        self.path = path
-    }
 }
 
 /// The `BPFProgram=` settings a service's entries leave, in systemd's order: an empty assignment
