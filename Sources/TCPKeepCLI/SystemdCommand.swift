@@ -11,7 +11,8 @@ struct SystemdCommand: TCPKeepSubcommand {
             unit file and drop-ins), and the settings. For a .socket unit: KeepAlive= and its timings. \
             The file is /etc/systemd/system/UNIT.d/\(tcpkeepDropInName); a file there that tcpkeep \
             did not write is never replaced or removed. Exit status 0, 1 when a file or systemd \
-            could not be changed, 2 on usage errors.
+            could not be changed, 2 on usage errors and when --kernel --write finds no \
+            tcpkeep-kernel@.service in systemd's unit folders.
             """
     )
 
@@ -50,9 +51,9 @@ struct SystemdCommand: TCPKeepSubcommand {
     func execute() throws -> Int32 {
         let action: UnitConfigurationRequest.Action =
             if remove { .remove } else if write { .write(try settings.settings()) } else { .print(try settings.settings()) }
-        let result = configureUnit(UnitConfigurationRequest(
+        let verdict = configureUnit(UnitConfigurationRequest(
             unit: unit, action: action, kernel: kernel, root: root.root, reload: reload, library: library.checkedPath))
-        switch result.verdict {
+        switch verdict {
         case .done: return 0
         case .failed: return 1
         case .refused: return 2

@@ -42,12 +42,6 @@ public enum UnitConfigurationVerdict: Equatable, Sendable {
     case failed
 }
 
-public struct UnitConfigurationResult: Equatable, Sendable {
-    public var verdict: UnitConfigurationVerdict
-    /// The files written or removed, in order.
-    public var changed: [String]
-}
-
 /// Kernel mode's drop-in wants a unit systemd cannot find: nothing would pin the programs, and
 /// systemd would skip BPFProgram= at each start.
 public struct KernelLoaderUnitMissing: Error, CustomStringConvertible, Sendable {
@@ -63,20 +57,21 @@ public struct KernelLoaderUnitMissing: Error, CustomStringConvertible, Sendable 
 
 /// `tcpkeep systemd`: plans the drop-ins, then prints, writes or removes them and reloads
 /// systemd, saying on standard output what it did and on standard error what went wrong.
-public func configureUnit(_ request: UnitConfigurationRequest) -> UnitConfigurationResult {
-    var changed: [String] = []
+public func configureUnit(_ request: UnitConfigurationRequest) -> UnitConfigurationVerdict {
     do {
-        try configureUnit(request, changed: &changed)
-        return UnitConfigurationResult(verdict: .done, changed: changed)
+        try performConfiguration(request)
+        return .done
     } catch {
         Output.standardError.write("tcpkeep: \(error)\n")
         let refused = error is SettingsError || error is ShimNotFound || error is KernelLoaderUnitMissing
-        return UnitConfigurationResult(verdict: refused ? .refused : .failed, changed: changed)
+        return refused ? .refused : .failed
     }
 }
 
-private func configureUnit(_ request: UnitConfigurationRequest, changed: inout [String]) throws {
+private func performConfiguration(_ request: UnitConfigurationRequest) throws {
     let unit = request.unit, root = request.root
+    // The files written or removed.
+    var changed: [String] = []
     let path = root.resolve(tcpkeepDropInPath(unit))
     let pinPath = root.resolve(tcpkeepDropInPath(kernelPinService(unit)))
     switch request.action {

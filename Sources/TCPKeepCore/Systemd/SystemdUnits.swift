@@ -22,10 +22,12 @@ public struct UnitName: Equatable, Sendable, CustomStringConvertible {
     /// The socket unit of the same name that may pass a service its sockets; nil for a socket unit.
     public var socketUnit: UnitName? {
         guard kind == .service else { return nil }
-        return try? UnitName(String(name.dropLast(".service".count)) + ".socket")
+        // The service's valid stem with a shorter suffix: valid too.
+        return UnitName(placeholder: String(name.dropLast(".service".count)), kind: .socket)
     }
 
-    /// A name that stands for any unit in examples; valid by construction.
+    /// A name valid by construction: one that stands for any unit in examples, or one made
+    /// from a checked name.
     init(placeholder: String, kind: Kind) {
         name = "\(placeholder).\(kind.rawValue)"
         self.kind = kind
