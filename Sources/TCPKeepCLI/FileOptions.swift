@@ -38,11 +38,6 @@ struct LibraryOption: ParsableArguments {
     }
 }
 
-/// What a generated file's write said it did.
-func report(_ change: FileChange, _ path: String) {
-    Output.standardOutput.write(change == .unchanged ? "unchanged: \(path)\n" : "wrote \(path)\n")
-}
-
 /// Where a configuration command's failures land: a usage problem exits 2, a file or system
 /// operation that could not be done exits 1.
 func configurationExitStatus(for error: any Error) -> Int32 {

@@ -37,7 +37,7 @@ struct SysctlCommand: TCPKeepSubcommand {
             return 0
         }
         let path = root.root.resolve(sysctlFilePath)
-        report(try writeGeneratedFile(content, at: path), path)
+        Output.standardOutput.write(changeLine(try writeGeneratedFile(content, at: path), path))
         guard apply else {
             Output.standardOutput.write(
                 root.root.isLiveSystem

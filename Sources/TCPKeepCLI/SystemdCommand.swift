@@ -11,7 +11,8 @@ struct SystemdCommand: TCPKeepSubcommand {
             unit file and drop-ins), and the settings. For a .socket unit: KeepAlive= and its timings. \
             The file is /etc/systemd/system/UNIT.d/\(tcpkeepDropInName); a file there that tcpkeep \
             did not write is never replaced or removed. Exit status 0, 1 when a file or systemd \
-            could not be changed, 2 on usage errors.
+            could not be changed, 2 on usage errors and when --kernel --write finds no \
+            tcpkeep-kernel@.service in systemd's unit folders.
             """
     )
 
@@ -48,52 +49,15 @@ struct SystemdCommand: TCPKeepSubcommand {
     }
 
     func execute() throws -> Int32 {
-        let path = root.root.resolve(tcpkeepDropInPath(unit))
-        let pinPath = root.root.resolve(tcpkeepDropInPath(kernelPinService(unit)))
-        if remove {
-            // The kernel pin service's drop-in goes with the unit's, whichever mode wrote them.
-            let removed = try [path, pinPath].filter { try removeGeneratedFile(at: $0) }
-            guard !removed.isEmpty else {
-                Output.standardOutput.write("nothing to remove: \(path) does not exist\n")
-                return 0
-            }
-            removed.forEach { Output.standardOutput.write("removed \($0)\n") }
-        } else {
-            var files: [(path: String, content: String)]
-            if kernel {
-                let settings = try settings.settings()
-                files = [(path, kernelDropIn(unit: unit, settings: settings)), (pinPath, kernelPinDropIn(unit: unit, settings: settings))]
-            } else {
-                let dropIn = try plannedDropIn(
-                    for: unit, settings: try settings.settings(), root: root.root, library: library.checkedPath)
-                dropIn.warnings.forEach(warn)
-                files = [(path, dropIn.content)]
-            }
-            guard write else {
-                // Two files (kernel mode) are each headed by where --write puts it.
-                let shown = files.count == 1 ? files[0].content : files.map { "# \($0.path)\n\($0.content)" }.joined(separator: "\n")
-                Output.standardOutput.write(shown)
-                return 0
-            }
-            var changed = false
-            for file in files {
-                let change = try writeGeneratedFile(file.content, at: file.path)
-                report(change, file.path)
-                changed = changed || change != .unchanged
-            }
-            // Unchanged needs no reload, unless asked for: an earlier one may have failed.
-            if !changed && !reload { return 0 }
+        let action: UnitConfigurationRequest.Action =
+            if remove { .remove } else if write { .write(try settings.settings()) } else { .print(try settings.settings()) }
+        let verdict = configureUnit(UnitConfigurationRequest(
+            unit: unit, action: action, kernel: kernel, root: root.root, reload: reload, library: library.checkedPath))
+        switch verdict {
+        case .done: return 0
+        case .failed: return 1
+        case .refused: return 2
         }
-        guard root.root.isLiveSystem else {
-            Output.standardOutput.write("It applies when the system under \(root.path!) next starts \(unit).\n")
-            return 0
-        }
-        let restart = "systemctl restart \(unit)" + (unit.kind == .socket ? " (and its service)" : "")
-        Output.standardOutput.write("To apply it: systemctl daemon-reload, then \(restart)\n")
-        guard reload else { return 0 }
-        try reloadSystemd(root: root.root)
-        Output.standardOutput.write("reloaded systemd; restart \(unit) for its processes to load the shim\n")
-        return 0
     }
 
     static func exitStatus(for error: any Error) -> Int32 { configurationExitStatus(for: error) }

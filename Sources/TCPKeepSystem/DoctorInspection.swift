@@ -97,7 +97,7 @@ public func inspectUnit(_ unit: UnitName, root: RootDirectory) throws -> DoctorR
 }
 
 private func inspectUnitProgramAndProcess(_ unit: UnitName, root: RootDirectory) throws -> DoctorReport {
-    let sources = UnitSources(unit: unit, root: root)
+    let sources = try UnitSources(unit: unit, root: root)
     guard sources.unitFile != nil else {
         throw DoctorError(description: "no unit file for \(unit) in \(sources.searchedDirectories)")
     }
@@ -110,7 +110,7 @@ private func inspectUnitProgramAndProcess(_ unit: UnitName, root: RootDirectory)
     }
     let target = DoctorTarget(kind: .unit, name: unit.name, path: checked.path, unit: unit.name)
     var notes = scriptNotes(checked)
-    if let socketUnit = unit.socketUnit, UnitSources(unit: socketUnit, root: root).unitFile != nil {
+    if let socketUnit = unit.socketUnit, try UnitSources(unit: socketUnit, root: root).unitFile != nil {
         notes.append("\(socketUnit) passes sockets in, which LD_PRELOAD does not reach: tcpkeep systemd \(socketUnit) sets its KeepAlive=")
     }
     var report = DoctorReport(target: target, obstacles: checked.obstacles, notes: notes)
@@ -122,6 +122,7 @@ private func inspectUnitProgramAndProcess(_ unit: UnitName, root: RootDirectory)
         report.notes.append("--root \(root.path!) is not the running system: checked the program alone")
         return report
     }
+    report.notes += missingBPFProgramPins(of: sources)
     let shown = try runSuccessfully(["systemctl", "show", "-p", "MainPID", "--value", unit.name])
     guard let pid = parseMainPID(shown.output) else {
         throw DoctorError(description: "systemctl show \(unit) printed no main PID: '\(shown.output)'")

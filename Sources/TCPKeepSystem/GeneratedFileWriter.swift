@@ -27,7 +27,7 @@ public struct HostActionRefused: Error, CustomStringConvertible, Sendable {
 public func plannedDropIn(
     for unit: UnitName, settings: KeepaliveSettings, root: RootDirectory, library: () throws -> String
 ) throws -> (content: String, warnings: [String]) {
-    let sources = UnitSources(unit: unit, root: root, excluding: root.resolve(tcpkeepDropInPath(unit)))
+    let sources = try UnitSources(unit: unit, root: root, excluding: root.resolve(tcpkeepDropInPath(unit)))
     var warnings: [String] = []
     if sources.unitFile == nil {
         warnings.append("no unit file for \(unit) in \(sources.searchedDirectories); the drop-in applies once it is installed")

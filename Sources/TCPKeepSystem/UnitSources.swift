@@ -8,12 +8,20 @@ struct UnitSources {
     /// The drop-ins in systemd's order, with their contents.
     let dropIns: [(candidate: DropInCandidate, text: String)]
 
-    init(unit: UnitName, root: RootDirectory, excluding ownDropIn: String? = nil) {
+    /// A file that exists but cannot be read (EACCES, EIO) is an error, not a missing file.
+    init(unit: UnitName, root: RootDirectory, excluding ownDropIn: String? = nil) throws(SystemError) {
         self.unit = unit
         self.root = root
+        // The unit's own file, else its template's, from the first search directory that has one.
         let names = [unit.name] + (unit.template.map { [$0] } ?? [])
-        unitFile = names.lazy.flatMap { name in unitSearchDirectories.lazy.map { root.resolve("\($0)/\(name)") } }
-            .compactMap { try? Files.readText($0) }.first
+        var unitFile: String?
+        search: for name in names {
+            for directory in unitSearchDirectories {
+                unitFile = try Files.readText(root.resolve("\(directory)/\(name)"))
+                if unitFile != nil { break search }
+            }
+        }
+        self.unitFile = unitFile
         var candidates: [DropInCandidate] = []
         for (searchIndex, directory) in unitSearchDirectories.enumerated() {
             for (dropInIndex, dropInDirectory) in unit.dropInDirectoryNames.enumerated() {
@@ -23,8 +31,12 @@ struct UnitSources {
                 }
             }
         }
-        dropIns = orderedDropIns(candidates).filter { $0.path != ownDropIn }
-            .compactMap { candidate in (try? Files.readText(candidate.path))?.map { (candidate, $0) } }
+        var dropIns: [(candidate: DropInCandidate, text: String)] = []
+        for candidate in orderedDropIns(candidates) where candidate.path != ownDropIn {
+            // Listed a moment ago; gone since, it is no longer there to apply.
+            if let text = try Files.readText(candidate.path) { dropIns.append((candidate, text)) }
+        }
+        self.dropIns = dropIns
     }
 
     /// Where the unit file was looked for, for messages.
@@ -35,6 +47,8 @@ struct UnitSources {
     }
 
     var program: String? { serviceProgram(entries) }
+
+    var bpfPrograms: [BPFProgramSetting] { bpfProgramSettings(entries) }
 
     /// The unit's LD_PRELOAD: from the running systemd when there is one and no --root, which
     /// also sees units in generator and transient directories, else from the files.

@@ -76,6 +76,23 @@ struct UnitFileTests {
         #expect(showEnvironmentPreload("A=1 \"LD_PRELOAD=/a.so /b.so\"\n") == "/a.so /b.so")
     }
 
+    @Test("BPFProgram= as systemd reads it: TYPE:PATH in order, an empty one resets, [Service] only")
+    func bpfPrograms() {
+        let unit = """
+            [Unit]
+            BPFProgram=sock_ops:/sys/fs/bpf/not-a-unit-setting
+            [Service]
+            BPFProgram=ingress:/sys/fs/bpf/dropped
+            BPFProgram=
+            BPFProgram=sock_ops:/sys/fs/bpf/tcpkeep/unit/a_2eservice/sock_ops
+            BPFProgram=no-type-here
+            BPFProgram=setsockopt:/sys/fs/bpf/a:b
+            """
+        #expect(bpfProgramSettings(unitFileEntries(unit)).map { "\($0.type) \($0.path)" } == [
+            "sock_ops /sys/fs/bpf/tcpkeep/unit/a_2eservice/sock_ops", "setsockopt /sys/fs/bpf/a:b",
+        ])
+    }
+
     @Test("Environment= lines read back as the value, whatever it holds", arguments: [
         "/usr/lib/tcpkeep/libtcpkeep.so:/usr/lib/libjemalloc.so.2", "a b", "100%", #"quote " and \ backslash"#, "tab\there",
     ])

@@ -98,7 +98,21 @@ struct ConfigurationCommandTests {
         try requireProgram("systemd-analyze")
         let root = try makeRoot()
         defer { try? FileManager.default.removeItem(at: root) }
-        let result = try runProcess([tcpkeep, "systemd", "redis-like", "--kernel", "--profile", "datacenter", "--enforce", "--write", "--root", root.path])
+        let arguments = [tcpkeep, "systemd", "redis-like", "--kernel", "--profile", "datacenter", "--enforce", "--write", "--root", root.path]
+        // Without the loader unit nothing would pin the programs: refused, nothing written.
+        let before = try snapshot(root)
+        let refused = try runProcess(arguments)
+        #expect(refused.status == 2 && refused.stdout.isEmpty, "\(refused)")
+        #expect(refused.stderr.hasPrefix("tcpkeep: systemd cannot find tcpkeep-kernel@.service (looked in \(root.path)/etc/systemd/system, "), "\(refused)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused)")
+        #expect(try snapshot(root) == before)
+
+        // The loader unit where the package puts it, running the built tcpkeep.
+        let template = try String(contentsOfFile: Artifacts.source("systemd/tcpkeep-kernel@.service"), encoding: .utf8)
+        let installed = root.appendingPathComponent("usr/lib/systemd/system/tcpkeep-kernel@.service")
+        try FileManager.default.createDirectory(at: installed.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try template.replacingOccurrences(of: "/usr/local/bin/tcpkeep", with: tcpkeep).write(to: installed, atomically: true, encoding: .utf8)
+        let result = try runProcess(arguments)
         #expect(result.status == 0, "\(result)")
         let unitDropIn = try String(contentsOf: dropIn(root, "redis-like.service"), encoding: .utf8)
         let pins = "/sys/fs/bpf/tcpkeep/unit/redis-like_2eservice"
@@ -114,9 +128,7 @@ struct ConfigurationCommandTests {
         for name in ["redis-like.service", "redis-like.socket"] {
             try FileManager.default.copyItem(at: root.appendingPathComponent("lib/systemd/system/\(name)"), to: check.appendingPathComponent(name))
         }
-        let template = try String(contentsOfFile: Artifacts.source("systemd/tcpkeep-kernel@.service"), encoding: .utf8)
-        try template.replacingOccurrences(of: "/usr/local/bin/tcpkeep", with: tcpkeep)
-            .write(to: check.appendingPathComponent("tcpkeep-kernel@.service"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: installed, to: check.appendingPathComponent("tcpkeep-kernel@.service"))
         for unit in ["redis-like.service", "tcpkeep-kernel@redis-like.service.service"] {
             try FileManager.default.copyItem(at: dropIn(root, unit).deletingLastPathComponent(), to: check.appendingPathComponent("\(unit).d"))
         }
@@ -126,7 +138,7 @@ struct ConfigurationCommandTests {
         ])
         #expect(verified.status == 0 && verified.stderr.isEmpty, "systemd-analyze verify complained: \(verified)")
 
-        let again = try runProcess([tcpkeep, "systemd", "redis-like", "--kernel", "--profile", "datacenter", "--enforce", "--write", "--root", root.path])
+        let again = try runProcess(arguments)
         #expect(again.stdout.components(separatedBy: "unchanged: ").count == 3, "\(again)")
         let removed = try runProcess([tcpkeep, "systemd", "redis-like", "--remove", "--root", root.path])
         #expect(removed.status == 0 && removed.stdout.components(separatedBy: "removed ").count == 3, "\(removed)")

@@ -22,10 +22,12 @@ public struct UnitName: Equatable, Sendable, CustomStringConvertible {
     /// The socket unit of the same name that may pass a service its sockets; nil for a socket unit.
     public var socketUnit: UnitName? {
         guard kind == .service else { return nil }
-        return try? UnitName(String(name.dropLast(".service".count)) + ".socket")
+        // The service's valid stem with a shorter suffix: valid too.
+        return UnitName(placeholder: String(name.dropLast(".service".count)), kind: .socket)
     }
 
-    /// A name that stands for any unit in examples; valid by construction.
+    /// A name valid by construction: one that stands for any unit in examples, or one made
+    /// from a checked name.
     init(placeholder: String, kind: Kind) {
         name = "\(placeholder).\(kind.rawValue)"
         self.kind = kind
@@ -234,6 +236,30 @@ public func serviceProgram(_ entries: [UnitFileEntry]) -> String? {
         program = first.flatMap { $0.isEmpty ? nil : $0 }
     }
     return program
+}
+
+/// One `BPFProgram=TYPE:PATH` of a unit: a program pinned on bpffs that systemd attaches to the
+/// unit's cgroup at each start.
+public struct BPFProgramSetting: Equatable, Sendable {
+    /// The attach type: `sock_ops`, `setsockopt`, `ingress`...
+    public let type: String
+    public let path: String
+}
+
+/// The `BPFProgram=` settings a service's entries leave, in systemd's order: an empty assignment
+/// clears those before it; a value without `TYPE:` is left out, as systemd ignores it.
+public func bpfProgramSettings(_ entries: [UnitFileEntry]) -> [BPFProgramSetting] {
+    var settings: [BPFProgramSetting] = []
+    for entry in entries where entry.section == "Service" && entry.key == "BPFProgram" {
+        guard !entry.value.isEmpty else {
+            settings = []
+            continue
+        }
+        guard let colon = entry.value.firstIndex(of: ":"), colon != entry.value.startIndex else { continue }
+        settings.append(BPFProgramSetting(
+            type: String(entry.value[..<colon]), path: String(entry.value[entry.value.index(after: colon)...])))
+    }
+    return settings
 }
 
 /// `Environment=NAME=value` as systemd reads it back: `%` doubled, since specifiers are expanded,
