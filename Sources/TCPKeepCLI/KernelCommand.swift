@@ -89,7 +89,12 @@ struct KernelDetachCommand: TCPKeepSubcommand {
         // A unit's pins (tcpkeep systemd UNIT --kernel) go too, and a unit that is not running
         // has no cgroup to detach from: its pins alone are then removed.
         let unpinned = try target.unit.map(unpinKernelMode(for:)) ?? false
-        let cgroup = target.unit == nil ? try cgroupDirectory(of: target.target) : try? cgroupDirectory(of: target.target)
+        let cgroup: String?
+        if let unit = target.unit {
+            cgroup = try cgroupDirectory(ofUnit: unit)
+        } else {
+            cgroup = try cgroupDirectory(of: target.target)
+        }
         let detached = try cgroup.map(detachKernelMode(from:)) ?? false
         guard detached || unpinned else {
             Output.standardOutput.write("nothing to detach: tcpkeep has no programs for \(cgroup ?? "that target")\n")
