@@ -206,7 +206,7 @@ struct tcpkeep_bpf_socket_holder {
  * socket, and the next read goes on.  A process's file table is listed once;
  * a thread whose table is not its leader's (unshare(CLONE_FILES)) has that
  * table listed too, under the process's PID, and once the leader has exited
- * each remaining thread's is (measured by bpf/test/holders_check.c): an inode
+ * each remaining thread's is (measured on Linux 6.18): an inode
  * may come more than once, and a (pid, fd) may name a socket that
  * /proc/PID/fd does not show.  -1 with errno set and a message when the
  * iterator cannot be had:
