@@ -39,7 +39,7 @@ DEB_REVISION ?= 1
 DEBDIR ?= .build/deb
 
 .PHONY: all build build-deps deps test check check-progress check-install check-manual check-deb \
-	check-systemd check-kernel check-sock-diag check-alerts check-docs \
+	check-systemd check-kernel check-sock-diag check-alerts check-docs check-minimal-build \
 	bench demo fuzz examples install uninstall deb clean
 
 all: build
@@ -62,20 +62,28 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-xctest
 
-check: check-install check-manual check-deb check-systemd check-progress check-kernel check-sock-diag check-alerts check-docs
+check: check-install check-manual check-deb check-systemd check-progress check-kernel check-sock-diag check-alerts \
+	check-docs check-minimal-build
+
+# $(call as-root,CHECK,COMMAND): COMMAND, as root; another user skips it, with a word, but CI does not.
+as-root = if [ "$$(id -u)" = 0 ]; then $(2); \
+	elif [ "$${CI:-}" = true ]; then echo "$(1): CI runs as root, and this check must not be skipped"; exit 1; \
+	else echo "$(1): skipped: needs root"; fi
 
 # Kernel mode's C loader against the running kernel: the BPF programs attached to test cgroups,
 # static and Go clients, enforce, refusals, rollback (bpf/test/run.sh, as root).
 check-kernel:
-	@if [ "$$(id -u)" = 0 ]; then bpf/test/run.sh; \
-	elif [ "$${CI:-}" = true ]; then echo "check-kernel: CI runs as root, and this check must not be skipped"; exit 1; \
-	else echo "check-kernel: skipped: needs root"; fi
+	@$(call as-root,check-kernel,bpf/test/run.sh)
 
 # The sock_diag C layer against /proc/net/tcp on live sockets and namespaces (as root).
 check-sock-diag:
-	@if [ "$$(id -u)" = 0 ]; then PATH="$$PATH:/opt/swift/usr/bin" Tests/Programs/sock_diag_check.sh; \
-	elif [ "$${CI:-}" = true ]; then echo "check-sock-diag: CI runs as root, and this check must not be skipped"; exit 1; \
-	else echo "check-sock-diag: skipped: needs root"; fi
+	@$(call as-root,check-sock-diag,PATH="$$PATH:/opt/swift/usr/bin" Tests/Programs/sock_diag_check.sh)
+
+# A fresh clone builds with the Swift toolchain and libc6-dev alone, and without libbpf1 tcpkeep
+# does all but kernel mode (scripts/check-minimal-build, as root: it hides libbpf in a private
+# mount namespace).
+check-minimal-build:
+	@$(call as-root,check-minimal-build,scripts/check-minimal-build)
 
 # README.md and doc/: every relative link resolves, and the README stays a landing page.
 check-docs:
@@ -179,9 +187,7 @@ check-deb: deb
 # --kernel, doctor's missing pin, the audit timer (scripts/check-systemd). The root is made with
 # debootstrap once per machine, under /var/cache/tcpkeep-test (scripts/debian-root).
 check-systemd: deb
-	@if [ "$$(id -u)" = 0 ]; then scripts/check-systemd $(wildcard $(DEBDIR)/tcpkeep_*.deb); \
-	elif [ "$${CI:-}" = true ]; then echo "check-systemd: CI runs as root, and this check must not be skipped"; exit 1; \
-	else echo "check-systemd: skipped: needs root"; fi
+	@$(call as-root,check-systemd,scripts/check-systemd $(wildcard $(DEBDIR)/tcpkeep_*.deb))
 
 clean:
 	rm -rf .build

@@ -1,6 +1,4 @@
-// swift-tools-version:6.3;(experimentalCGen)
-// experimentalCGen: SwiftPM compiles the C source the BuildBPF plugin generates (the kernel-mode
-// BPF object's bytes) only with it.
+// swift-tools-version:6.0
 import PackageDescription
 
 // Three Swift modules, with dependencies pointing down only:
@@ -25,17 +23,15 @@ let package = Package(
         .target(name: "TCPKeepShim", dependencies: ["CLinux"], path: "shim", publicHeadersPath: ".", cSettings: strictC),
         .plugin(name: "BuildShim", capability: .buildTool(), path: "Plugins/BuildShim"),
         .target(name: "CLinux", cSettings: strictC),
-        // Kernel mode: the BPF programs in bpf/, compiled at build time and embedded by the
-        // BuildBPF plugin, loaded with libbpf (Debian's libbpf1 at run time).
+        // Kernel mode and the audit's socket holders iterator: the BPF programs in bpf/,
+        // compiled at build time and embedded in TCPKeepSystem by the BuildBPF plugin, loaded
+        // by CTCPKeepBPF with libbpf, which it opens at run time (Debian's libbpf1), so that
+        // building needs no libbpf and only kernel mode needs it installed.
         .plugin(name: "BuildBPF", capability: .buildTool(), path: "Plugins/BuildBPF"),
-        .target(
-            name: "CTCPKeepBPF",
-            cSettings: [.unsafeFlags(["-std=c11", "-Wall", "-Wextra", "-Werror"])],
-            linkerSettings: [.linkedLibrary("bpf")],
-            plugins: ["BuildBPF"]
-        ),
+        .target(name: "CTCPKeepBPF", cSettings: [.unsafeFlags(["-std=c11", "-Wall", "-Wextra", "-Werror"])]),
         .target(name: "TCPKeepCore"),
-        .target(name: "TCPKeepSystem", dependencies: ["TCPKeepCore", "CLinux", "CTCPKeepBPF"], plugins: ["BuildShim"]),
+        .target(
+            name: "TCPKeepSystem", dependencies: ["TCPKeepCore", "CLinux", "CTCPKeepBPF"], plugins: ["BuildShim", "BuildBPF"]),
         .executableTarget(
             name: "TCPKeepCLI",
             dependencies: ["TCPKeepSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -5,29 +5,33 @@
  * with it, instead of reading every /proc/PID/fd link (about 0.5 us a
  * descriptor against about 4.7 us, measured on Linux 6.18).
  *
- *   clang -target bpf -mcpu=v3 -O2 -g -idirafter /usr/include/$(gcc -print-multiarch) \
- *         -c bpf/socket_holders.bpf.c -o socket_holders.bpf.o
+ * Built by bpf/build, which holds the compiler's flags.
  *
  * A task_file iterator (Linux 5.8) visits each file once per process: threads
  * that share their leader's file table are skipped.  bpf_sock_from_file()
  * (Linux 5.11) tells sockets from other files.  All sockets are written, TCP
  * or not: the audit keeps those whose inode it read.
  *
- * The program uses no map, global or CO-RE relocation, so that loading it
- * needs no parse of the kernel's whole BTF: the three kernel fields it reads
- * are at placeholder offsets that the loader replaces.
+ * The three kernel fields it reads are declared with preserve_access_index:
+ * libbpf finds their offsets in the running kernel's BTF when it loads the
+ * program (CO-RE), as it finds the iterator's attach point there.
  */
-#include <linux/bpf.h>
-#include <bpf/bpf_helpers.h>
-
+#include "tcpkeep_bpf.h"
 #include "socket_holders.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-struct seq_file;
-struct task_struct;
-struct file;
-struct inode;
+struct task_struct {
+	int tgid;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned long i_ino;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct inode *f_inode;
+} __attribute__((preserve_access_index));
 
 /* The iterator's context: the arguments of the kernel's bpf_iter_task_file(),
  * eight bytes each, unchanged since Linux 5.8; seq is bpf_iter_meta's first. */
@@ -42,9 +46,6 @@ struct bpf_iter__task_file {
 	struct file *file;
 };
 
-/* The field of type `type` at placeholder offset `placeholder` of `object`. */
-#define FIELD(type, object, placeholder) (*(type *)((char *)(object) + (placeholder)))
-
 SEC("iter/task_file")
 int tcpkeep_holders(struct bpf_iter__task_file *context)
 {
@@ -52,12 +53,12 @@ int tcpkeep_holders(struct bpf_iter__task_file *context)
 	struct task_struct *task = context->task;
 	if (file == NULL || task == NULL || bpf_sock_from_file(file) == NULL)
 		return 0;
-	struct inode *inode = FIELD(struct inode *, file, TCPKEEP_HOLDER_FILE_INODE);
+	struct inode *inode = file->f_inode;
 	if (inode == NULL)
 		return 0;
 	struct tcpkeep_socket_holder_record record = {
-		.inode = FIELD(__u64, inode, TCPKEEP_HOLDER_INODE_INO),
-		.pid = FIELD(__u32, task, TCPKEEP_HOLDER_TASK_TGID),
+		.inode = inode->i_ino,
+		.pid = (__u32)task->tgid,
 		.fd = context->fd,
 	};
 	bpf_seq_write(context->meta->seq, &record, sizeof record);

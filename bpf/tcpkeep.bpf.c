@@ -3,8 +3,7 @@
  * without LD_PRELOAD, so it also reaches static binaries, Go programs,
  * setuid programs and containers.
  *
- *   clang -target bpf -mcpu=v3 -O2 -g -idirafter /usr/include/$(gcc -print-multiarch) \
- *         -c bpf/tcpkeep.bpf.c -o tcpkeep.bpf.o
+ * Built by bpf/build, which holds the compiler's flags.
  *
  * Two programs, both reading the one entry of `tcpkeep_values` (its layout is
  * in tcpkeep_map.h), which the loader rewrites to reconfigure a live
@@ -51,12 +50,11 @@
  *   program sets it on each subflow as on any TCP socket (a subflow's user
  *   timeout cannot be read from user space, so that part is not measured).
  */
-#include <linux/bpf.h>
 #include <linux/in.h>  /* IPPROTO_TCP, IPPROTO_MPTCP */
 #include <linux/tcp.h> /* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT */
 #include <asm/socket.h> /* SOL_SOCKET, SO_KEEPALIVE: they differ between architectures */
-#include <bpf/bpf_helpers.h>
 
+#include "tcpkeep_bpf.h"
 #include "tcpkeep_map.h"
 
 /* The C library's constants, which <linux/...> headers do not define. */

@@ -7,11 +7,12 @@ import PackagePlugin
 @main
 struct BuildShim: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
-        guard let shim = try context.package.targets(named: ["TCPKeepShim"]).first as? SourceModuleTarget,
-            let headers = try context.package.targets(named: ["CLinux"]).first as? SourceModuleTarget
-        else { throw PluginError.missingTarget }
+        guard let shim = try context.package.targets(named: ["TCPKeepShim"]).first as? SourceModuleTarget else {
+            throw PluginError.missingTarget
+        }
         let sources = shim.sourceFiles(withSuffix: "c").map(\.url)
-        let header = headers.directoryURL.appending(path: "include/tcpkeep_options.h")
+        // CLinux's public header; a target's own directoryURL needs tools version 6.1.
+        let header = context.package.directoryURL.appending(path: "Sources/CLinux/include/tcpkeep_options.h")
         let library = context.pluginWorkDirectoryURL.appending(path: "libtcpkeep.so")
         return [
             .buildCommand(
@@ -31,6 +32,6 @@ struct BuildShim: BuildToolPlugin {
 
     enum PluginError: Error, CustomStringConvertible {
         case missingTarget
-        var description: String { "the package needs the C targets TCPKeepShim and CLinux" }
+        var description: String { "the package needs the C target TCPKeepShim" }
     }
 }

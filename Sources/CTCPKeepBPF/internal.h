@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include <bpf/libbpf.h>
+#include "dynamic_libbpf.h"
 
 #define INTERNAL __attribute__((visibility("hidden")))
 
@@ -18,11 +18,15 @@
 #define CAP_PERFMON 38
 #endif
 
+/* Who needs libbpf, for open_libbpf()'s message. */
+#define KERNEL_MODE "kernel mode"
+
 /* libbpf's first warning since capture_libbpf(), added to failure messages. */
 INTERNAL extern char libbpf_line[256];
 
 /* Keeps libbpf's first warning for the messages (or, verbose, lets libbpf
- * print everything to stderr) until release_libbpf(); returns what to pass it. */
+ * print everything to stderr) until release_libbpf(); returns what to pass it.
+ * Only once open_libbpf() has succeeded. */
 INTERNAL libbpf_print_fn_t capture_libbpf(int verbose);
 INTERNAL void release_libbpf(libbpf_print_fn_t previous);
 

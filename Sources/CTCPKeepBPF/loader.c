@@ -1,6 +1,6 @@
 /*
- * tcpkeep's kernel mode loader: loads the BPF object embedded at build time
- * (see bpf/tcpkeep.bpf.c and Plugins/BuildBPF), pins it, attaches it to a
+ * tcpkeep's kernel mode loader: loads the BPF object its caller embedded at
+ * build time (see bpf/tcpkeep.bpf.c and Plugins/BuildBPF), pins it, attaches it to a
  * cgroup v2 directory, updates, reads back and detaches it.  The API and its
  * conventions are in include/CTCPKeepBPF.h.
  */
@@ -18,10 +18,9 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <linux/capability.h> /* CAP_NET_ADMIN */
 #include <linux/magic.h>
 
@@ -45,13 +44,9 @@ _Static_assert(TCPKEEP_BPF_IDLE == TCPKEEP_MAP_IDLE && TCPKEEP_BPF_INTERVAL == T
 		       TCPKEEP_BPF_USER_TIMEOUT == TCPKEEP_MAP_USER_TIMEOUT,
 	       "the public mask bits are the map's");
 
-/* Generated at build time from bpf/embed.c.in: the compiled bpf/tcpkeep.bpf.c. */
-extern const unsigned char tcpkeep_bpf_object[] __attribute__((visibility("hidden")));
-extern const unsigned long tcpkeep_bpf_object_size __attribute__((visibility("hidden")));
-
-size_t tcpkeep_bpf_object_bytes(void)
+int tcpkeep_bpf_open_libbpf(char *error, size_t size)
 {
-	return tcpkeep_bpf_object_size;
+	return open_libbpf(KERNEL_MODE, error, size);
 }
 
 static int join_path(char *out, const char *directory, const char *name)
@@ -266,7 +261,7 @@ static int program_info(int fd, struct bpf_prog_info *info)
 {
 	__u32 length = sizeof *info;
 	memset(info, 0, sizeof *info);
-	return bpf_obj_get_info_by_fd(fd, info, &length);
+	return libbpf.bpf_obj_get_info_by_fd(fd, info, &length);
 }
 
 /* 1 when program `id` is attached directly to the cgroup at `type` (or, with
@@ -274,7 +269,7 @@ static int program_info(int fd, struct bpf_prog_info *info)
 static int query_attached(int cgroup_fd, enum bpf_attach_type type, __u32 query_flags, __u32 id, int *attached)
 {
 	__u32 ids[64], count = 64, flags = 0;
-	if (bpf_prog_query(cgroup_fd, type, query_flags, &flags, ids, &count) != 0)
+	if (libbpf.bpf_prog_query(cgroup_fd, type, query_flags, &flags, ids, &count) != 0)
 		return -1;
 	*attached = 0;
 	for (__u32 i = 0; i < count; i++)
@@ -290,6 +285,8 @@ static int is_attached(int cgroup_fd, enum bpf_attach_type type, __u32 id, int *
 
 int tcpkeep_bpf_runs_in(const char *cgroup_path, uint32_t sockops_program_id, int *runs, char *error, size_t size)
 {
+	if (open_libbpf(KERNEL_MODE, error, size) != 0)
+		return -1;
 	int fd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(error, size, errno, "opening cgroup %s", cgroup_path);
@@ -308,12 +305,12 @@ int tcpkeep_bpf_runs_in(const char *cgroup_path, uint32_t sockops_program_id, in
 static __u32 other_tcpkeep_program(int cgroup_fd, __u32 own)
 {
 	__u32 ids[64], count = 64, flags = 0;
-	if (bpf_prog_query(cgroup_fd, BPF_CGROUP_SOCK_OPS, 0, &flags, ids, &count) != 0)
+	if (libbpf.bpf_prog_query(cgroup_fd, BPF_CGROUP_SOCK_OPS, 0, &flags, ids, &count) != 0)
 		return 0;
 	for (__u32 i = 0; i < count; i++) {
 		if (ids[i] == own)
 			continue;
-		int fd = bpf_prog_get_fd_by_id(ids[i]);
+		int fd = libbpf.bpf_prog_get_fd_by_id(ids[i]);
 		if (fd < 0)
 			continue;
 		struct bpf_prog_info info;
@@ -349,7 +346,7 @@ static int open_program_pin(const char *directory, const char *name, enum bpf_pr
 	char path[PATH_MAX];
 	if (join_path(path, directory, name) != 0)
 		return refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", directory);
-	int fd = bpf_obj_get(path);
+	int fd = libbpf.bpf_obj_get(path);
 	if (fd < 0)
 		return fail(error, size, errno, "opening pinned program %s", path);
 	struct bpf_prog_info info;
@@ -368,16 +365,16 @@ static int open_pins(const char *directory, struct pins *pins, char *error, size
 	pins->map = pins->sockops = pins->setsockopt = -1;
 	if (join_path(path, directory, PIN_VALUES) != 0)
 		return refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", directory);
-	pins->map = bpf_obj_get(path);
+	pins->map = libbpf.bpf_obj_get(path);
 	if (pins->map < 0)
 		return fail(error, size, errno, "opening pinned map %s", path);
 	struct bpf_map_info info;
 	__u32 length = sizeof info;
 	memset(&info, 0, sizeof info);
 	__u32 key = 0;
-	if (bpf_obj_get_info_by_fd(pins->map, &info, &length) != 0 || info.type != BPF_MAP_TYPE_ARRAY ||
+	if (libbpf.bpf_obj_get_info_by_fd(pins->map, &info, &length) != 0 || info.type != BPF_MAP_TYPE_ARRAY ||
 	    info.value_size != sizeof pins->value || info.max_entries != 1 ||
-	    bpf_map_lookup_elem(pins->map, &key, &pins->value) != 0 ||
+	    libbpf.bpf_map_lookup_elem(pins->map, &key, &pins->value) != 0 ||
 	    pins->value.layout != TCPKEEP_MAP_LAYOUT) {
 		close_pins(pins);
 		return refuse(error, size, EINVAL,
@@ -401,7 +398,7 @@ static int open_pins(const char *directory, struct pins *pins, char *error, size
 static int write_value(int map_fd, const struct tcpkeep_map_value *value)
 {
 	__u32 key = 0;
-	return bpf_map_update_elem(map_fd, &key, value, BPF_ANY);
+	return libbpf.bpf_map_update_elem(map_fd, &key, value, BPF_ANY);
 }
 
 static void map_value_from(const struct tcpkeep_bpf_values *values, uint64_t cgroup_id,
@@ -472,18 +469,17 @@ int tcpkeep_bpf_default_pin_directory(const char *cgroup_path, char *buffer, siz
 	return 0;
 }
 
-/* Loads the embedded object; NULL (errno set, message written) on failure. */
-static struct bpf_object *load_object(char *error, size_t size)
+/* Loads the object; NULL (errno set, message written) on failure. */
+static struct bpf_object *load_object(struct tcpkeep_bpf_object embedded, char *error, size_t size)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = "tcpkeep");
-	struct bpf_object *object = bpf_object__open_mem(tcpkeep_bpf_object, tcpkeep_bpf_object_size, &options);
+	struct bpf_object *object = libbpf.bpf_object__open_mem(embedded.bytes, embedded.size, NULL);
 	if (object == NULL) {
 		fail(error, size, errno, "opening the embedded BPF object");
 		return NULL;
 	}
-	if (bpf_object__load(object) != 0) {
+	if (libbpf.bpf_object__load(object) != 0) {
 		int saved = errno;
-		bpf_object__close(object);
+		libbpf.bpf_object__close(object);
 		fail(error, size, saved,
 		     "loading tcpkeep's BPF programs (the kernel lacks a feature they need, or refused them)");
 		return NULL;
@@ -491,11 +487,43 @@ static struct bpf_object *load_object(char *error, size_t size)
 	return object;
 }
 
-enum tcpkeep_bpf_problem tcpkeep_bpf_preflight(const char *cgroup_path, const char *pin_directory, char *error,
-					       size_t size)
+/* Whether bpf() may load a program at all: the simplest one (return 0) of the
+ * oldest type, loaded with the bare system call.  A kernel refusal with EPERM
+ * or EACCES is then no missing feature but a permission: a seccomp filter
+ * (systemd-nspawn's without bpf allowed, a container runtime's), a security
+ * module, or kernel.unprivileged_bpf_disabled. */
+static int check_bpf_allowed(char *error, size_t size)
 {
+	struct bpf_insn instructions[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	union bpf_attr attributes;
+	memset(&attributes, 0, sizeof attributes);
+	attributes.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	attributes.insns = (__u64)(uintptr_t)instructions;
+	attributes.insn_cnt = sizeof instructions / sizeof instructions[0];
+	attributes.license = (__u64)(uintptr_t) "GPL";
+	int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attributes, sizeof attributes);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno == EPERM || errno == EACCES)
+		return fail(error, size, errno,
+			    "the kernel refused to load a BPF program (bpf() is forbidden here: a seccomp filter, a "
+			    "security module or kernel.unprivileged_bpf_disabled)");
+	/* Any other answer is the kernel's to give again to the probes below. */
+	return 0;
+}
+
+enum tcpkeep_bpf_problem tcpkeep_bpf_preflight(struct tcpkeep_bpf_object object, const char *cgroup_path,
+					       const char *pin_directory, char *error, size_t size)
+{
+	if (open_libbpf(KERNEL_MODE, error, size) != 0)
+		return TCPKEEP_BPF_NO_LIBBPF;
 	libbpf_line[0] = '\0';
-	if (check_privileges(error, size) != 0)
+	if (check_privileges(error, size) != 0 || check_bpf_allowed(error, size) != 0)
 		return TCPKEEP_BPF_NOT_PRIVILEGED;
 	char mount_point[PATH_MAX];
 	if (find_cgroup2_mount(mount_point, sizeof mount_point, error, size) != 0)
@@ -518,7 +546,7 @@ enum tcpkeep_bpf_problem tcpkeep_bpf_preflight(const char *cgroup_path, const ch
 		{BPF_PROG_TYPE_CGROUP_SOCKOPT, "cgroup_sockopt (Linux 5.3)"},
 	};
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-		int supported = libbpf_probe_bpf_prog_type(types[i].type, NULL);
+		int supported = libbpf.libbpf_probe_bpf_prog_type(types[i].type, NULL);
 		if (supported != 1) {
 			fail(error, size, supported < 0 ? -supported : 0,
 			     "this kernel cannot load BPF programs of type %s", types[i].name);
@@ -534,7 +562,7 @@ enum tcpkeep_bpf_problem tcpkeep_bpf_preflight(const char *cgroup_path, const ch
 		{BPF_FUNC_getsockopt, "bpf_getsockopt"},
 	};
 	for (size_t i = 0; i < sizeof helpers / sizeof helpers[0]; i++) {
-		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, helpers[i].helper, NULL) != 1) {
+		if (libbpf.libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, helpers[i].helper, NULL) != 1) {
 			refuse(error, size, EOPNOTSUPP, "this kernel has no %s helper for sock_ops programs",
 			       helpers[i].name);
 			return TCPKEEP_BPF_KERNEL_UNSUPPORTED;
@@ -542,15 +570,15 @@ enum tcpkeep_bpf_problem tcpkeep_bpf_preflight(const char *cgroup_path, const ch
 	}
 	/* The decisive check: the verifier accepts tcpkeep's own programs. */
 	libbpf_print_fn_t previous = capture_libbpf(0);
-	struct bpf_object *object = load_object(error, size);
+	struct bpf_object *loaded = load_object(object, error, size);
 	release_libbpf(previous);
-	if (object == NULL) {
-		if (errno == EPERM)
+	if (loaded == NULL) {
+		if (errno == EPERM || errno == EACCES)
 			return TCPKEEP_BPF_NOT_PRIVILEGED;
 		errno = EOPNOTSUPP;
 		return TCPKEEP_BPF_KERNEL_UNSUPPORTED;
 	}
-	bpf_object__close(object);
+	libbpf.bpf_object__close(loaded);
 	return TCPKEEP_BPF_READY;
 }
 
@@ -569,9 +597,9 @@ static void undo_all(struct undo *undo)
 {
 	int saved = errno;
 	if (undo->attached_setsockopt)
-		bpf_prog_detach2(undo->setsockopt_fd, undo->cgroup_fd, BPF_CGROUP_SETSOCKOPT);
+		libbpf.bpf_prog_detach2(undo->setsockopt_fd, undo->cgroup_fd, BPF_CGROUP_SETSOCKOPT);
 	if (undo->attached_sockops)
-		bpf_prog_detach2(undo->sockops_fd, undo->cgroup_fd, BPF_CGROUP_SOCK_OPS);
+		libbpf.bpf_prog_detach2(undo->sockops_fd, undo->cgroup_fd, BPF_CGROUP_SOCK_OPS);
 	for (int i = undo->pin_count - 1; i >= 0; i--)
 		unlink(undo->pins[i]);
 	if (undo->created_top[0] != '\0') {
@@ -619,7 +647,7 @@ static int pin(int fd, const char *directory, const char *name, struct undo *und
 	char *path = undo->pins[undo->pin_count];
 	if (join_path(path, directory, name) != 0)
 		return refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", directory);
-	if (bpf_obj_pin(fd, path) != 0)
+	if (libbpf.bpf_obj_pin(fd, path) != 0)
 		return fail(error, size, errno, "pinning %s", path);
 	undo->pin_count++;
 	return 0;
@@ -628,23 +656,24 @@ static int pin(int fd, const char *directory, const char *name, struct undo *und
 /* Loads the embedded object, writes `value` into its map and pins the map and both programs in
  * `directory`, recording all of it in `undo`.  On success *object_out holds the loaded object
  * (the caller attaches and closes it); on failure everything is undone. */
-static int load_and_pin(const char *directory, const struct tcpkeep_map_value *value, struct undo *undo,
-			struct bpf_object **object_out, char *error, size_t size)
+static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *directory,
+			const struct tcpkeep_map_value *value, struct undo *undo, struct bpf_object **object_out,
+			char *error, size_t size)
 {
-	struct bpf_object *object = load_object(error, size);
+	struct bpf_object *object = load_object(embedded, error, size);
 	if (object == NULL)
 		return -1;
-	struct bpf_map *map = bpf_object__find_map_by_name(object, MAP_NAME);
-	struct bpf_program *sockops = bpf_object__find_program_by_name(object, SOCKOPS_NAME);
-	struct bpf_program *setsockopt = bpf_object__find_program_by_name(object, SETSOCKOPT_NAME);
+	struct bpf_map *map = libbpf.bpf_object__find_map_by_name(object, MAP_NAME);
+	struct bpf_program *sockops = libbpf.bpf_object__find_program_by_name(object, SOCKOPS_NAME);
+	struct bpf_program *setsockopt = libbpf.bpf_object__find_program_by_name(object, SETSOCKOPT_NAME);
 	if (map == NULL || sockops == NULL || setsockopt == NULL) {
-		bpf_object__close(object);
+		libbpf.bpf_object__close(object);
 		return refuse(error, size, ENOENT, "the embedded BPF object lacks %s, %s or %s", MAP_NAME,
 			      SOCKOPS_NAME, SETSOCKOPT_NAME);
 	}
-	int map_fd = bpf_map__fd(map);
-	undo->sockops_fd = bpf_program__fd(sockops);
-	undo->setsockopt_fd = bpf_program__fd(setsockopt);
+	int map_fd = libbpf.bpf_map__fd(map);
+	undo->sockops_fd = libbpf.bpf_program__fd(sockops);
+	undo->setsockopt_fd = libbpf.bpf_program__fd(setsockopt);
 	/* The values go in before anything is attached, so no connection ever
 	 * meets an empty map. */
 	if (write_value(map_fd, value) != 0) {
@@ -658,13 +687,13 @@ static int load_and_pin(const char *directory, const struct tcpkeep_map_value *v
 	}
 	undo_all(undo);
 	int saved = errno;
-	bpf_object__close(object);
+	libbpf.bpf_object__close(object);
 	errno = saved;
 	return -1;
 }
 
-static int attach_fresh(int cgroup_fd, const char *cgroup_path, const char *directory,
-			const struct tcpkeep_map_value *value, char *error, size_t size)
+static int attach_fresh(struct tcpkeep_bpf_object embedded, int cgroup_fd, const char *cgroup_path,
+			const char *directory, const struct tcpkeep_map_value *value, char *error, size_t size)
 {
 	struct undo undo;
 	memset(&undo, 0, sizeof undo);
@@ -679,16 +708,16 @@ static int attach_fresh(int cgroup_fd, const char *cgroup_path, const char *dire
 			      cgroup_path, other, cgroup_path, other);
 
 	struct bpf_object *object;
-	if (load_and_pin(directory, value, &undo, &object, error, size) != 0)
+	if (load_and_pin(embedded, directory, value, &undo, &object, error, size) != 0)
 		return -1;
-	if (bpf_prog_attach(undo.sockops_fd, cgroup_fd, BPF_CGROUP_SOCK_OPS, BPF_F_ALLOW_MULTI) != 0) {
+	if (libbpf.bpf_prog_attach(undo.sockops_fd, cgroup_fd, BPF_CGROUP_SOCK_OPS, BPF_F_ALLOW_MULTI) != 0) {
 		fail(error, size, errno, "attaching %s to cgroup %s (BPF_CGROUP_SOCK_OPS)", SOCKOPS_NAME,
 		     cgroup_path);
 		goto failed;
 	}
 	undo.attached_sockops = 1;
 	if (value->enforce) {
-		if (bpf_prog_attach(undo.setsockopt_fd, cgroup_fd, BPF_CGROUP_SETSOCKOPT, BPF_F_ALLOW_MULTI) != 0) {
+		if (libbpf.bpf_prog_attach(undo.setsockopt_fd, cgroup_fd, BPF_CGROUP_SETSOCKOPT, BPF_F_ALLOW_MULTI) != 0) {
 			fail(error, size, errno, "attaching %s to cgroup %s (BPF_CGROUP_SETSOCKOPT)",
 			     SETSOCKOPT_NAME, cgroup_path);
 			goto failed;
@@ -696,22 +725,24 @@ static int attach_fresh(int cgroup_fd, const char *cgroup_path, const char *dire
 		undo.attached_setsockopt = 1;
 	}
 	/* The pins and the cgroup now hold the programs and the map. */
-	bpf_object__close(object);
+	libbpf.bpf_object__close(object);
 	return 0;
 
 failed:
 	undo_all(&undo);
 	{
 		int saved = errno;
-		bpf_object__close(object);
+		libbpf.bpf_object__close(object);
 		errno = saved;
 	}
 	return -1;
 }
 
-int tcpkeep_bpf_pin(const char *pin_directory, const struct tcpkeep_bpf_values *values, uint32_t flags,
-		    char *error, size_t size)
+int tcpkeep_bpf_pin(struct tcpkeep_bpf_object embedded, const char *pin_directory,
+		    const struct tcpkeep_bpf_values *values, uint32_t flags, char *error, size_t size)
 {
+	if (open_libbpf(KERNEL_MODE, error, size) != 0)
+		return -1;
 	libbpf_print_fn_t previous = capture_libbpf((flags & TCPKEEP_BPF_VERBOSE) != 0);
 	int result = -1;
 	if (pin_directory == NULL || pin_directory[0] != '/') {
@@ -742,9 +773,9 @@ int tcpkeep_bpf_pin(const char *pin_directory, const struct tcpkeep_bpf_values *
 		undo.cgroup_fd = -1;
 		snprintf(undo.pin_directory, sizeof undo.pin_directory, "%s", pin_directory);
 		struct bpf_object *object;
-		result = load_and_pin(pin_directory, &value, &undo, &object, error, size);
+		result = load_and_pin(embedded, pin_directory, &value, &undo, &object, error, size);
 		if (result == 0)
-			bpf_object__close(object);
+			libbpf.bpf_object__close(object);
 	}
 out: {
 	int saved = errno;
@@ -786,7 +817,7 @@ static int attach_update(int cgroup_fd, const char *cgroup_path, uint64_t cgroup
 	const struct tcpkeep_map_value old = pins.value;
 	int did_attach_sockops = 0, did_attach_setsockopt = 0, did_detach_setsockopt = 0, wrote = 0;
 	if (!sockops_attached) {
-		if (bpf_prog_attach(pins.sockops, cgroup_fd, BPF_CGROUP_SOCK_OPS, BPF_F_ALLOW_MULTI) != 0) {
+		if (libbpf.bpf_prog_attach(pins.sockops, cgroup_fd, BPF_CGROUP_SOCK_OPS, BPF_F_ALLOW_MULTI) != 0) {
 			fail(error, size, errno, "re-attaching %s to cgroup %s (BPF_CGROUP_SOCK_OPS)", SOCKOPS_NAME,
 			     cgroup_path);
 			goto restore;
@@ -795,7 +826,7 @@ static int attach_update(int cgroup_fd, const char *cgroup_path, uint64_t cgroup
 	}
 	/* Turning enforce on: values first, then the hook; off: the reverse. */
 	if (!value->enforce && setsockopt_attached) {
-		if (bpf_prog_detach2(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT) != 0 && errno != ENOENT) {
+		if (libbpf.bpf_prog_detach2(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT) != 0 && errno != ENOENT) {
 			fail(error, size, errno, "detaching %s from cgroup %s", SETSOCKOPT_NAME, cgroup_path);
 			goto restore;
 		}
@@ -807,7 +838,7 @@ static int attach_update(int cgroup_fd, const char *cgroup_path, uint64_t cgroup
 	}
 	wrote = 1;
 	if (value->enforce && !setsockopt_attached) {
-		if (bpf_prog_attach(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT, BPF_F_ALLOW_MULTI) != 0) {
+		if (libbpf.bpf_prog_attach(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT, BPF_F_ALLOW_MULTI) != 0) {
 			fail(error, size, errno, "attaching %s to cgroup %s (BPF_CGROUP_SETSOCKOPT)",
 			     SETSOCKOPT_NAME, cgroup_path);
 			goto restore;
@@ -820,13 +851,13 @@ static int attach_update(int cgroup_fd, const char *cgroup_path, uint64_t cgroup
 restore: {
 	int saved = errno;
 	if (did_attach_setsockopt)
-		bpf_prog_detach2(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT);
+		libbpf.bpf_prog_detach2(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT);
 	if (wrote)
 		write_value(pins.map, &old);
 	if (did_detach_setsockopt)
-		bpf_prog_attach(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT, BPF_F_ALLOW_MULTI);
+		libbpf.bpf_prog_attach(pins.setsockopt, cgroup_fd, BPF_CGROUP_SETSOCKOPT, BPF_F_ALLOW_MULTI);
 	if (did_attach_sockops)
-		bpf_prog_detach2(pins.sockops, cgroup_fd, BPF_CGROUP_SOCK_OPS);
+		libbpf.bpf_prog_detach2(pins.sockops, cgroup_fd, BPF_CGROUP_SOCK_OPS);
 	errno = saved;
 }
 out: {
@@ -837,9 +868,11 @@ out: {
 	return result;
 }
 
-int tcpkeep_bpf_attach(const char *cgroup_path, const char *pin_directory, const struct tcpkeep_bpf_values *values,
-		       uint32_t flags, char *error, size_t size)
+int tcpkeep_bpf_attach(struct tcpkeep_bpf_object embedded, const char *cgroup_path, const char *pin_directory,
+		       const struct tcpkeep_bpf_values *values, uint32_t flags, char *error, size_t size)
 {
+	if (open_libbpf(KERNEL_MODE, error, size) != 0)
+		return -1;
 	libbpf_print_fn_t previous = capture_libbpf((flags & TCPKEEP_BPF_VERBOSE) != 0);
 	int result = -1, cgroup_fd = -1;
 	uint64_t cgroup_id;
@@ -873,7 +906,7 @@ int tcpkeep_bpf_attach(const char *cgroup_path, const char *pin_directory, const
 			       pin_directory);
 			goto out;
 		}
-		result = attach_fresh(cgroup_fd, cgroup_path, pin_directory, &value, error, size);
+		result = attach_fresh(embedded, cgroup_fd, cgroup_path, pin_directory, &value, error, size);
 	} else {
 		fail(error, size, errno, "looking for pins in %s", pin_directory);
 	}
@@ -887,8 +920,30 @@ out: {
 	return result;
 }
 
+/* Removes the folders between TCPKEEP_BPF_PIN_ROOT (included) and a pin
+ * directory under it that was just removed, from the bottom up, while each is
+ * empty: once the last attachment goes, nothing of tcpkeep's stays on bpffs.
+ * A folder that holds anything, or that another run has just made use of
+ * again, stays (rmdir fails), and that is no failure of the detach. */
+static void remove_empty_pin_folders(const char *pin_directory)
+{
+	size_t root_length = strlen(TCPKEEP_BPF_PIN_ROOT);
+	if (strncmp(pin_directory, TCPKEEP_BPF_PIN_ROOT "/", root_length + 1) != 0)
+		return;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s", pin_directory);
+	char *slash;
+	while ((slash = strrchr(path, '/')) != NULL && (size_t)(slash - path) >= root_length) {
+		*slash = '\0';
+		if (rmdir(path) != 0)
+			return;
+	}
+}
+
 int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char *error, size_t size)
 {
+	if (open_libbpf(KERNEL_MODE, error, size) != 0)
+		return -1;
 	libbpf_print_fn_t previous = capture_libbpf(0);
 	int result = -1, cgroup_fd = -1, map_fd = -1;
 	struct stat st;
@@ -910,11 +965,11 @@ int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char 
 		refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", pin_directory);
 		goto out;
 	}
-	map_fd = bpf_obj_get(path);
+	map_fd = libbpf.bpf_obj_get(path);
 	if (map_fd >= 0) {
 		struct tcpkeep_map_value value;
 		__u32 key = 0;
-		if (bpf_map_lookup_elem(map_fd, &key, &value) == 0 && value.layout == TCPKEEP_MAP_LAYOUT) {
+		if (libbpf.bpf_map_lookup_elem(map_fd, &key, &value) == 0 && value.layout == TCPKEEP_MAP_LAYOUT) {
 			pinned_id = value.cgroup_id;
 			have_pinned_id = 1;
 		}
@@ -951,10 +1006,10 @@ int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char 
 	for (size_t i = 0; i < 2 && cgroup_fd >= 0; i++) {
 		if (join_path(path, pin_directory, programs[i].pin) != 0)
 			continue;
-		int fd = bpf_obj_get(path);
+		int fd = libbpf.bpf_obj_get(path);
 		if (fd < 0)
 			continue;
-		int detached = bpf_prog_detach2(fd, cgroup_fd, programs[i].type);
+		int detached = libbpf.bpf_prog_detach2(fd, cgroup_fd, programs[i].type);
 		int saved = errno;
 		close(fd);
 		if (detached != 0 && saved != ENOENT) {
@@ -979,6 +1034,7 @@ int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char 
 			fail(error, size, errno, "removing pin directory %s", pin_directory);
 		goto out;
 	}
+	remove_empty_pin_folders(pin_directory);
 	result = 0;
 out: {
 	int saved = errno;
@@ -995,6 +1051,8 @@ out: {
 int tcpkeep_bpf_get_status(const char *pin_directory, struct tcpkeep_bpf_status *status, char *cgroup_path,
 		       size_t cgroup_path_size, char *error, size_t size)
 {
+	if (open_libbpf(KERNEL_MODE, error, size) != 0)
+		return -1;
 	libbpf_line[0] = '\0';
 	struct pins pins;
 	if (cgroup_path != NULL && cgroup_path_size > 0)

@@ -32,12 +32,12 @@ libbpf_print_fn_t capture_libbpf(int verbose)
 {
 	libbpf_line[0] = '\0';
 	libbpf_verbose = verbose;
-	return libbpf_set_print(libbpf_print);
+	return libbpf.libbpf_set_print(libbpf_print);
 }
 
 void release_libbpf(libbpf_print_fn_t previous)
 {
-	libbpf_set_print(previous);
+	libbpf.libbpf_set_print(previous);
 }
 
 static void vwrite_message(char *error, size_t size, int errnum, const char *format, va_list args)

@@ -11,8 +11,8 @@ struct KernelCommand: ParsableCommand {
             IPv4 and IPv6 TCP connection a process of the cgroup (or of its children) makes or \
             accepts, whatever the program: static, Go, set-user-ID, in a container. Connections \
             that exist before the attachment are not changed (tcpkeep fix is for those). Needs root \
-            (or CAP_BPF and CAP_NET_ADMIN). Exit status 0, or 2 when it cannot be done, with \
-            nothing left loaded, pinned or attached.
+            (or CAP_BPF and CAP_NET_ADMIN) and libbpf (the package libbpf1), opened at run time. \
+            Exit status 0, or 2 when it cannot be done, with nothing left loaded, pinned or attached.
             """,
         subcommands: [KernelAttachCommand.self, KernelDetachCommand.self, KernelStatusCommand.self, KernelPinCommand.self]
     )
@@ -20,13 +20,17 @@ struct KernelCommand: ParsableCommand {
 
 /// Which cgroup: exactly one of four ways to name it.
 struct KernelTargetOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A cgroup v2 directory, absolute or relative to the cgroup v2 mount.", valueName: "path"), completion: .directory)
+    @Option(
+        help: ArgumentHelp("A cgroup v2 directory: an absolute path under the cgroup v2 mount, or a path relative to it.", valueName: "path"),
+        completion: .directory)
     var cgroup: String?
 
     @Option(help: ArgumentHelp("A systemd unit's control group.", valueName: "unit"), completion: .configurableUnits, transform: Parse.unitName)
     var unit: UnitName?
 
-    @Option(help: ArgumentHelp("The cgroup of this process (how a container is named).", valueName: "pid"), completion: .processIDs)
+    @Option(
+        help: ArgumentHelp("The cgroup of this process (how a container is named); not one in the root cgroup, which --all names.", valueName: "pid"),
+        completion: .processIDs)
     var pid: Int32?
 
     @Flag(help: "The root cgroup: every TCP connection on the host.")
@@ -89,7 +93,12 @@ struct KernelDetachCommand: TCPKeepSubcommand {
         // A unit's pins (tcpkeep systemd UNIT --kernel) go too, and a unit that is not running
         // has no cgroup to detach from: its pins alone are then removed.
         let unpinned = try target.unit.map(unpinKernelMode(for:)) ?? false
-        let cgroup = target.unit == nil ? try cgroupDirectory(of: target.target) : try? cgroupDirectory(of: target.target)
+        let cgroup: String?
+        if let unit = target.unit {
+            cgroup = try cgroupDirectory(ofUnit: unit)
+        } else {
+            cgroup = try cgroupDirectory(of: target.target)
+        }
         let detached = try cgroup.map(detachKernelMode(from:)) ?? false
         guard detached || unpinned else {
             Output.standardOutput.write("nothing to detach: tcpkeep has no programs for \(cgroup ?? "that target")\n")

@@ -91,7 +91,7 @@ struct SocketOwnership: Sendable {
     /// the /proc walk takes about 4.7 µs. Needs root (CAP_BPF with CAP_PERFMON).
     static func iterate() throws(SocketIteratorUnavailable) -> SocketOwnership {
         var error = [CChar](repeating: 0, count: 512)
-        let fd = error.withUnsafeMutableBufferPointer { tcpkeep_bpf_open_socket_holders($0.baseAddress!, $0.count) }
+        let fd = error.withUnsafeMutableBufferPointer { tcpkeep_bpf_open_socket_holders(EmbeddedBPF.socketHolders, $0.baseAddress!, $0.count) }
         guard fd >= 0 else {
             let code = errno
             throw SocketIteratorUnavailable(reason: text(of: error), code: code)

@@ -8,6 +8,14 @@ struct KernelModeTests {
     static let values = ["--idle", "30", "--interval", "5", "--count", "3", "--user-timeout", "10s"]
     static let configured = ["keepalive": "1", "idle": "30", "interval": "5", "count": "3", "user_timeout": "10000"]
 
+    /// The cgroup v2 mount: its root is the root cgroup.
+    static func cgroupMount() throws -> String {
+        let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
+        let entries: [[Substring]] = mounts.split(separator: "\n").map { $0.split(separator: " ") }
+        let entry = try #require(entries.first { $0.count > 2 && $0[2] == "cgroup2" }, "no cgroup v2 mount")
+        return String(entry[1])
+    }
+
     /// A cgroup of the test's own, removed with the programs moved out when done.
     final class TestCgroup {
         let path: String
@@ -15,10 +23,7 @@ struct KernelModeTests {
 
         init(_ name: String) throws {
             try requireRoot()
-            let mounts = try String(contentsOfFile: "/proc/mounts", encoding: .utf8)
-            let entries: [[Substring]] = mounts.split(separator: "\n").map { $0.split(separator: " ") }
-            let entry = try #require(entries.first { $0.count > 2 && $0[2] == "cgroup2" }, "no cgroup v2 mount")
-            let mount = String(entry[1])
+            let mount = try KernelModeTests.cgroupMount()
             relative = "tcpkeep-test-\(name)-\(getpid())"
             path = "\(mount)/\(relative)"
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
@@ -95,7 +100,21 @@ struct KernelModeTests {
         #expect(outcome["range-idle-40000"]?["rc"] == "-1" && outcome["range-idle-40000"]?["errno"] == "EINVAL", "\(enforced)")
     }
 
-    @Test("detach leaves no tcpkeep program attached or pinned, as the kernel itself reports")
+    /// What `bpftool cgroup show` lists for the root cgroup: no refusal may attach anything there.
+    func rootCgroupPrograms() throws -> String {
+        try runProcess(["bpftool", "cgroup", "show", try Self.cgroupMount()]).stdout
+    }
+
+    /// The pin folders under /sys/fs/bpf/tcpkeep other than `own`: other attachments' (another
+    /// test run's, or the host's), which keep the folder.
+    func otherPinFolders(than own: String) -> [String] {
+        let root = "/sys/fs/bpf/tcpkeep"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        let units = (try? FileManager.default.contentsOfDirectory(atPath: root + "/unit")) ?? []
+        return (names.filter { $0 != "unit" }.map { "\(root)/\($0)" } + units.map { "\(root)/unit/\($0)" }).filter { $0 != own }
+    }
+
+    @Test("detach leaves no tcpkeep program attached or pinned, as the kernel itself reports, nor an empty pin folder")
     func detach() throws {
         try requireProgram("bpftool")
         let cgroup = try TestCgroup("detach")
@@ -104,12 +123,36 @@ struct KernelModeTests {
         let shown = try runProcess(["bpftool", "cgroup", "show", cgroup.path])
         #expect(shown.stdout.contains("tcpkeep_sockops") && shown.stdout.contains("tcpkeep_setopt"), "\(shown)")
         let pins = try #require(try status().first { $0["cgroup"] as? String == cgroup.path }?["pin_directory"] as? String)
+        let others = otherPinFolders(than: pins)
         let detached = try tcpkeep(["kernel", "detach", "--cgroup", cgroup.relative])
         #expect(detached.status == 0 && detached.stdout.contains("detached"), "\(detached)")
         let after = try runProcess(["bpftool", "cgroup", "show", cgroup.path])
         #expect(!after.stdout.contains("tcpkeep"), "\(after)")
         #expect(!FileManager.default.fileExists(atPath: pins))
         #expect(try status().allSatisfy { $0["cgroup"] as? String != cgroup.path })
+        // The folder goes with the last attachment; another's keeps it.
+        if others.isEmpty {
+            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/bpf/tcpkeep"), "detach left an empty /sys/fs/bpf/tcpkeep")
+        }
+    }
+
+    @Test("--pid of a process in the root cgroup refuses, naming --all, and attaches nothing to the root cgroup")
+    func pidInTheRootCgroup() throws {
+        try requireRoot()
+        try requireProgram("bpftool")
+        let mount = try Self.cgroupMount()
+        let sleeper = try RunningProgram(["sh", "-c", "echo ready; exec sleep 60"])
+        defer { sleeper.stop() }
+        // Into the root cgroup, where every process of a host without systemd is.
+        try "\(sleeper.pid)\n".write(toFile: "\(mount)/cgroup.procs", atomically: false, encoding: .utf8)
+        let before = try status().count
+        for command in ["attach", "detach"] {
+            let result = try tcpkeep(["kernel", command, "--pid", "\(sleeper.pid)"] + (command == "attach" ? Self.values : []))
+            #expect(result.status == 2 && result.stderr.contains("root cgroup") && result.stderr.contains("--all"), "\(command): \(result)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result)")
+        }
+        #expect(!(try rootCgroupPrograms()).contains("tcpkeep"), "a refusal attached to the root cgroup")
+        #expect(try status().count == before, "a refusal left something pinned")
     }
 
     @Test("refusals: one line, exit 2, nothing loaded, pinned or attached")
@@ -118,17 +161,22 @@ struct KernelModeTests {
         let cgroup = try TestCgroup("refuse")
         defer { cgroup.remove() }
         let before = try status().count
+        let mount = try Self.cgroupMount()
+        // An absolute path outside the cgroup v2 mount (a cgroup v1 hierarchy on a hybrid host) is
+        // refused as such, not joined under the mount.
+        let outside = ["/tmp"] + (mount == "/sys/fs/cgroup" ? [] : ["/sys/fs/cgroup/memory"])
         let cases: [([String], [String], String)] = [
             ([], ["--cgroup", "tcpkeep-no-such-cgroup"], "does not exist"),
-            ([], ["--cgroup", "/sys/fs/cgroup/memory"], "cgroup v2"),
             ([], ["--cgroup", cgroup.relative, "--pid", "1"], "name one target"),
             (["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"], ["--cgroup", cgroup.path], "CAP_BPF"),
-        ]
+        ] + outside.map { ([], ["--cgroup", $0], "--cgroup \($0): not a cgroup v2 cgroup") }
         for (prefix, target, message) in cases {
             let result = try runProcess(prefix + [Artifacts.tcpkeep, "kernel", "attach"] + target + Self.values)
             #expect(result.status == 2 && result.stderr.contains(message), "\(target): \(result)")
+            #expect(!result.stderr.contains(mount + "/sys/") && !result.stderr.contains(mount + "/tmp"), "a path joined under the mount: \(result)")
             #expect(result.stderr.split(separator: "\n").count <= 4, "\(result)")
         }
+        #expect(!(try rootCgroupPrograms()).contains("tcpkeep"), "a refusal attached to the root cgroup")
         let noProcess = try tcpkeep(["kernel", "detach", "--pid", "2147483647"])
         #expect(noProcess.status == 2 && noProcess.stderr.contains("--pid 2147483647: no such process"), "\(noProcess)")
         #expect(try status().count == before, "a refusal left something pinned")
@@ -199,6 +247,9 @@ struct KernelModeTests {
         let removed = try tcpkeep(["kernel", "detach", "--unit", unit])
         #expect(removed.status == 0 && removed.stdout.contains("removed the pins of \(unit)"), "\(removed)")
         #expect(!FileManager.default.fileExists(atPath: pins))
+        if otherPinFolders(than: pins).isEmpty {
+            #expect(!FileManager.default.fileExists(atPath: "/sys/fs/bpf/tcpkeep"), "detach --unit left an empty /sys/fs/bpf/tcpkeep")
+        }
         let bad = try runProcess([Artifacts.tcpkeep, "kernel", "pin", "--unit", unit], environment: ["KEEPIDLE": "1m"])
         #expect(bad.status == 2 && bad.stderr.contains("KEEPIDLE='1m' in the environment is invalid"), "\(bad)")
     }

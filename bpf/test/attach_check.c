@@ -8,12 +8,17 @@
  *
  *   attach_check PROBE GOCLIENT           every check
  *   attach_check unprivileged CGROUP      (internal) the refusals seen by a user without privileges
+ *   attach_check without-bpf CGROUP       (internal) the refusals under a seccomp filter that
+ *                                         fails bpf() with EPERM
+ *
+ * The BPF object comes from the folder TCPKEEP_BPF_OBJECTS names (objects.h).
  *
  * Only loopback is used, and 10.0.0.1-2 inside a network namespace of its own.
  * Every cgroup, pin and namespace it makes is removed before it exits.
  */
 #define _GNU_SOURCE
 #include "CTCPKeepBPF.h"
+#include "objects.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -31,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -38,7 +45,9 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <linux/filter.h>
 #include <linux/magic.h>
+#include <linux/seccomp.h>
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
@@ -57,6 +66,8 @@ static const struct tcpkeep_bpf_values values_b = {
 };
 
 static const char *probe, *goclient;
+/* bpf/tcpkeep.bpf.c, compiled. */
+static struct tcpkeep_bpf_object kernel_object;
 static char cgroup2_mount[1024];
 static char cgroups[4][PATH_MAX]; /* the test cgroups, removed at exit */
 static char pins[4][PATH_MAX];    /* their pin directories */
@@ -406,14 +417,23 @@ static void refusals(void)
 	check(status == 0 && contains(output, "preflight=1") && contains(output, "attach=-1 EPERM"),
 	      "refused without privileges: preflight says not privileged, attach fails with EPERM");
 
+	/* As root, but with bpf() forbidden, as systemd-nspawn's seccomp filter does. */
+	char *without_bpf_argv[] = {self, "without-bpf", cgroups[0], NULL};
+	status = run(NULL, without_bpf_argv, output, sizeof output);
+	note("bpf() forbidden: %s", output);
+	check(status == 0 && contains(output, "preflight=1") && contains(output, "Operation not permitted") &&
+		      !contains(output, "Linux 4.13") && contains(output, "attach=-1"),
+	      "bpf() forbidden by seccomp: preflight reports the kernel's EPERM as a permission, not a kernel "
+	      "version");
+
 	/* A cgroup that does not exist. */
 	char missing[PATH_MAX];
 	snprintf(missing, sizeof missing, "%s/tcpkeep-no-such-cgroup", cgroup2_mount);
-	enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(missing, NULL, error, sizeof error);
+	enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(kernel_object, missing, NULL, error, sizeof error);
 	note("missing cgroup: %s", error);
 	check(problem == TCPKEEP_BPF_CGROUP_MISSING && errno == ENOENT, "refused: missing cgroup (problem %d)",
 	      problem);
-	int rc = tcpkeep_bpf_attach(missing, "/sys/fs/bpf/tcpkeep/none", &values, TCPKEEP_BPF_MOUNT_BPFFS, error,
+	int rc = tcpkeep_bpf_attach(kernel_object, missing, "/sys/fs/bpf/tcpkeep/none", &values, TCPKEEP_BPF_MOUNT_BPFFS, error,
 				    sizeof error);
 	check(rc == -1 && errno == ENOENT && contains(error, "does not exist"),
 	      "attach to a missing cgroup fails with ENOENT: %s", error);
@@ -421,22 +441,22 @@ static void refusals(void)
 	/* A cgroup v1 hierarchy. */
 	struct statfs fs;
 	if (statfs("/sys/fs/cgroup/memory", &fs) == 0 && (unsigned long)fs.f_type == CGROUP_SUPER_MAGIC) {
-		problem = tcpkeep_bpf_preflight("/sys/fs/cgroup/memory", NULL, error, sizeof error);
+		problem = tcpkeep_bpf_preflight(kernel_object, "/sys/fs/cgroup/memory", NULL, error, sizeof error);
 		note("cgroup v1: %s", error);
 		check(problem == TCPKEEP_BPF_NOT_CGROUP2 && contains(error, "cgroup v1"),
 		      "refused: a cgroup v1 path (problem %d)", problem);
-		rc = tcpkeep_bpf_attach("/sys/fs/cgroup/memory", "/sys/fs/bpf/tcpkeep/v1", &values, 0, error,
+		rc = tcpkeep_bpf_attach(kernel_object, "/sys/fs/cgroup/memory", "/sys/fs/bpf/tcpkeep/v1", &values, 0, error,
 					sizeof error);
 		check(rc == -1 && errno == EINVAL, "attach to a cgroup v1 path fails with EINVAL");
 	} else {
 		note("no cgroup v1 hierarchy at /sys/fs/cgroup/memory: skipped");
 	}
-	problem = tcpkeep_bpf_preflight("/tmp", NULL, error, sizeof error);
+	problem = tcpkeep_bpf_preflight(kernel_object, "/tmp", NULL, error, sizeof error);
 	note("not a cgroup: %s", error);
 	check(problem == TCPKEEP_BPF_NOT_CGROUP2, "refused: a directory that is no cgroup (problem %d)", problem);
 
 	/* A pin directory that is not on bpffs. */
-	problem = tcpkeep_bpf_preflight(cgroups[0], "/tmp/tcpkeep-pins", error, sizeof error);
+	problem = tcpkeep_bpf_preflight(kernel_object, cgroups[0], "/tmp/tcpkeep-pins", error, sizeof error);
 	note("pins on tmpfs: %s", error);
 	check(problem == TCPKEEP_BPF_NO_BPFFS, "refused: pin directory not on bpffs (problem %d)", problem);
 
@@ -448,14 +468,14 @@ static void refusals(void)
 	while (is_bpffs("/sys/fs/bpf"))
 		if (umount2("/sys/fs/bpf", MNT_DETACH) != 0)
 			break;
-	problem = tcpkeep_bpf_preflight(cgroups[0], pins[0], error, sizeof error);
+	problem = tcpkeep_bpf_preflight(kernel_object, cgroups[0], pins[0], error, sizeof error);
 	note("bpffs unmounted: %s", error);
 	check(problem == TCPKEEP_BPF_NO_BPFFS && contains(error, "mount -t bpf bpf /sys/fs/bpf"),
 	      "refused: bpffs not mounted at /sys/fs/bpf, the message says how to mount it");
-	rc = tcpkeep_bpf_attach(cgroups[0], pins[0], &values, 0, error, sizeof error);
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, 0, error, sizeof error);
 	check(rc == -1 && errno == ENOENT && !is_bpffs("/sys/fs/bpf"),
 	      "attach without TCPKEEP_BPF_MOUNT_BPFFS refuses and mounts nothing");
-	rc = tcpkeep_bpf_attach(cgroups[0], pins[0], &values, TCPKEEP_BPF_MOUNT_BPFFS, error, sizeof error);
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, TCPKEEP_BPF_MOUNT_BPFFS, error, sizeof error);
 	check(rc == 0 && is_bpffs("/sys/fs/bpf"), "attach with TCPKEEP_BPF_MOUNT_BPFFS mounts bpffs and attaches%s%s",
 	      rc ? ": " : "", rc ? error : "");
 	rc = tcpkeep_bpf_detach(cgroups[0], pins[0], error, sizeof error);
@@ -469,9 +489,9 @@ static void connections(void)
 	struct tcpkeep_bpf_status status;
 	char path[PATH_MAX], output[8192];
 
-	enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(cgroups[0], pins[0], error, sizeof error);
+	enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(kernel_object, cgroups[0], pins[0], error, sizeof error);
 	check(problem == TCPKEEP_BPF_READY, "preflight: ready%s%s", problem ? ": " : "", problem ? error : "");
-	int rc = tcpkeep_bpf_attach(cgroups[0], pins[0], &values, 0, error, sizeof error);
+	int rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, 0, error, sizeof error);
 	check(rc == 0, "attach %s to %s%s%s", VALUES_A, cgroups[0], rc ? ": " : "", rc ? error : "");
 	rc = tcpkeep_bpf_get_status(pins[0], &status, path, sizeof path, error, sizeof error);
 	check(rc == 0 && status.sockops_attached == 1 && status.setsockopt_attached == 0 &&
@@ -505,7 +525,7 @@ static void connections(void)
 	/* A live update: the map changes in place, the programs stay. */
 	__u32 before = program_id(pins[0]);
 	values = values_b;
-	rc = tcpkeep_bpf_attach(cgroups[0], pins[0], &values, 0, error, sizeof error);
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, 0, error, sizeof error);
 	check(rc == 0 && program_id(pins[0]) == before && before != 0,
 	      "attach again with new values updates the pinned map in place (program id %u kept)", before);
 	probe_connect(cgroups[0], NULL, client, sizeof client, NULL, 0);
@@ -515,7 +535,7 @@ static void connections(void)
 
 	/* Enforce. */
 	values.enforce = 1;
-	rc = tcpkeep_bpf_attach(cgroups[0], pins[0], &values, 0, error, sizeof error);
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, 0, error, sizeof error);
 	rc |= tcpkeep_bpf_get_status(pins[0], &status, NULL, 0, error, sizeof error);
 	check(rc == 0 && status.setsockopt_attached == 1 && status.values.enforce == 1 &&
 		      program_id(pins[0]) == before,
@@ -569,18 +589,18 @@ static void connections(void)
 
 	/* Enforce off again: the hook goes, a program's own values win again. */
 	values.enforce = 0;
-	rc = tcpkeep_bpf_attach(cgroups[0], pins[0], &values, 0, error, sizeof error);
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, 0, error, sizeof error);
 	rc |= tcpkeep_bpf_get_status(pins[0], &status, NULL, 0, error, sizeof error);
 	check(rc == 0 && status.setsockopt_attached == 0 && status.sockops_attached == 1,
 	      "enforce off: the setsockopt program is detached, sock_ops stays");
 
 	/* A second tcpkeep attachment to the same cgroup is refused. */
-	rc = tcpkeep_bpf_attach(cgroups[0], "/sys/fs/bpf/tcpkeep-elsewhere", &values, 0, error, sizeof error);
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], "/sys/fs/bpf/tcpkeep-elsewhere", &values, 0, error, sizeof error);
 	struct stat st;
 	check(rc == -1 && errno == EEXIST && stat("/sys/fs/bpf/tcpkeep-elsewhere", &st) != 0,
 	      "a second attachment from another pin directory is refused: %s", error);
 	/* Pins of one cgroup are not used for another. */
-	rc = tcpkeep_bpf_attach(cgroups[1], pins[0], &values, 0, error, sizeof error);
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[1], pins[0], &values, 0, error, sizeof error);
 	check(rc == -1 && errno == EINVAL, "the pins of one cgroup are refused for another: %s", error);
 	rc = tcpkeep_bpf_detach(cgroups[1], pins[0], error, sizeof error);
 	check(rc == -1 && errno == EINVAL, "detach with the wrong cgroup is refused: %s", error);
@@ -617,7 +637,7 @@ static void coexistence(void)
 	int had_root = stat(TCPKEEP_BPF_PIN_ROOT, &st) == 0;
 	int loaded_before = programs_named("tcpkeep_sockops");
 	int rc = bpf_prog_attach(other, cgroup_fd, BPF_CGROUP_SOCK_OPS, 0);
-	rc = rc == 0 ? tcpkeep_bpf_attach(cgroups[1], pins[1], &values, 0, error, sizeof error) : -2;
+	rc = rc == 0 ? tcpkeep_bpf_attach(kernel_object, cgroups[1], pins[1], &values, 0, error, sizeof error) : -2;
 	note("attach beside an exclusive program: %s", error);
 	check(rc == -1 && contains(error, "attaching tcpkeep_sockops"),
 	      "attach fails at the attach step when another program holds the cgroup exclusively");
@@ -634,7 +654,7 @@ static void coexistence(void)
 
 	/* Attached with BPF_F_ALLOW_MULTI (as systemd and Cilium do), both run. */
 	rc = bpf_prog_attach(other, cgroup_fd, BPF_CGROUP_SOCK_OPS, BPF_F_ALLOW_MULTI);
-	rc = rc == 0 ? tcpkeep_bpf_attach(cgroups[1], pins[1], &values, 0, error, sizeof error) : -2;
+	rc = rc == 0 ? tcpkeep_bpf_attach(kernel_object, cgroups[1], pins[1], &values, 0, error, sizeof error) : -2;
 	check(rc == 0, "attach beside another multi program%s%s", rc ? ": " : "", rc ? error : "");
 	char client[512];
 	probe_connect(cgroups[1], NULL, client, sizeof client, NULL, 0);
@@ -656,7 +676,7 @@ static void repair_and_removal(void)
 	struct tcpkeep_bpf_values values = values_a;
 	struct tcpkeep_bpf_status status;
 	char path[PATH_MAX], client[512];
-	int rc = tcpkeep_bpf_attach(cgroups[3], pins[3], &values, 0, error, sizeof error);
+	int rc = tcpkeep_bpf_attach(kernel_object, cgroups[3], pins[3], &values, 0, error, sizeof error);
 	char pin[PATH_MAX + 16];
 	snprintf(pin, sizeof pin, "%s/sock_ops", pins[3]);
 	int program = bpf_obj_get(pin);
@@ -664,7 +684,7 @@ static void repair_and_removal(void)
 	rc |= bpf_prog_detach2(program, cgroup_fd, BPF_CGROUP_SOCK_OPS);
 	rc |= tcpkeep_bpf_get_status(pins[3], &status, NULL, 0, error, sizeof error);
 	check(rc == 0 && status.sockops_attached == 0, "status sees the sock_ops program detached behind its back");
-	rc = tcpkeep_bpf_attach(cgroups[3], pins[3], &values, 0, error, sizeof error);
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[3], pins[3], &values, 0, error, sizeof error);
 	rc |= tcpkeep_bpf_get_status(pins[3], &status, NULL, 0, error, sizeof error);
 	check(rc == 0 && status.sockops_attached == 1, "attach again re-attaches it");
 	probe_connect(cgroups[3], NULL, client, sizeof client, NULL, 0);
@@ -727,7 +747,7 @@ static void mptcp(void)
 {
 	char line[512], output[8192];
 	struct tcpkeep_bpf_values values = values_a;
-	int rc = tcpkeep_bpf_attach(cgroups[2], pins[2], &values, 0, error, sizeof error);
+	int rc = tcpkeep_bpf_attach(kernel_object, cgroups[2], pins[2], &values, 0, error, sizeof error);
 	check(rc == 0, "attach to the MPTCP cgroup%s%s", rc ? ": " : "", rc ? error : "");
 	int probe_fd = socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP);
 	if (probe_fd < 0) {
@@ -787,7 +807,7 @@ static void mptcp(void)
 	 * socket passes that on to its subflows; enforce rewrites it first. */
 	for (int enforce = 0; enforce <= 1; enforce++) {
 		values.enforce = (uint32_t)enforce;
-		rc = tcpkeep_bpf_attach(cgroups[2], pins[2], &values, 0, error, sizeof error);
+		rc = tcpkeep_bpf_attach(kernel_object, cgroups[2], pins[2], &values, 0, error, sizeof error);
 		listener = listen_loopback(IPPROTO_MPTCP, "127.0.0.1", &port);
 		snprintf(port_text, sizeof port_text, "%d", port);
 		char *loosen[] = {(char *)probe, "mptcp-loosen", port_text, NULL};
@@ -873,22 +893,42 @@ static void mptcp_join(void)
 	      count.server);
 }
 
-/* Run as nobody by refusals(). */
+/* Run as nobody by refusals(), and under seccomp by without_bpf(). */
 static int unprivileged(const char *cgroup)
 {
 	struct tcpkeep_bpf_values values = values_a;
-	enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(cgroup, NULL, error, sizeof error);
+	enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(kernel_object, cgroup, NULL, error, sizeof error);
 	printf("preflight=%d (%s)", problem, error);
-	int rc = tcpkeep_bpf_attach(cgroup, "/sys/fs/bpf/tcpkeep/unprivileged", &values, 0, error, sizeof error);
+	int rc = tcpkeep_bpf_attach(kernel_object, cgroup, "/sys/fs/bpf/tcpkeep/unprivileged", &values, 0, error, sizeof error);
 	printf(" attach=%d %s (%s)\n", rc, rc ? strerrorname_np(errno) : "", error);
 	return 0;
+}
+
+/* Run by refusals() under a seccomp filter that fails every bpf() with EPERM. */
+static int without_bpf(const char *cgroup)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_bpf, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog program = {.len = sizeof filter / sizeof filter[0], .filter = filter};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+		printf("seccomp: %s\n", strerror(errno));
+		return 1;
+	}
+	return unprivileged(cgroup);
 }
 
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	kernel_object = read_bpf_object("tcpkeep");
 	if (argc == 3 && strcmp(argv[1], "unprivileged") == 0)
 		return unprivileged(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "without-bpf") == 0)
+		return without_bpf(argv[2]);
 	if (argc != 3) {
 		fprintf(stderr, "usage: attach_check PROBE GOCLIENT   (as root; see bpf/test/run.sh)\n");
 		return 2;
@@ -910,7 +950,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "attach_check: no cgroup2 mount\n");
 		return 2;
 	}
-	note("cgroup v2 at %s; embedded BPF object %zu bytes", cgroup2_mount, tcpkeep_bpf_object_bytes());
+	note("cgroup v2 at %s; BPF object %zu bytes", cgroup2_mount, kernel_object.size);
 	make_cgroup(0, "");
 	make_cgroup(1, "-other");
 	make_cgroup(2, "-mptcp");

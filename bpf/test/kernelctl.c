@@ -8,9 +8,11 @@
  *   kernelctl detach CGROUP
  *
  * Pins go to the default pin directory, /sys/fs/bpf/tcpkeep/<cgroup id>;
- * attach mounts bpffs at /sys/fs/bpf when nothing is mounted there.
+ * attach mounts bpffs at /sys/fs/bpf when nothing is mounted there.  The BPF
+ * object comes from the folder TCPKEEP_BPF_OBJECTS names (objects.h).
  */
 #include "CTCPKeepBPF.h"
+#include "objects.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -40,8 +42,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *command = argv[1], *cgroup = argv[2];
+	struct tcpkeep_bpf_object object = read_bpf_object("tcpkeep");
 	if (strcmp(command, "preflight") == 0) {
-		enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(cgroup, NULL, error, sizeof error);
+		enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(object, cgroup, NULL, error, sizeof error);
 		printf("%s\n", problem == TCPKEEP_BPF_READY ? "ready" : error);
 		return problem == TCPKEEP_BPF_READY ? 0 : 1;
 	}
@@ -60,7 +63,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		values.enforce = argc >= 8 && strcmp(argv[7], "enforce") == 0;
-		rc = tcpkeep_bpf_attach(cgroup, pin, &values, TCPKEEP_BPF_MOUNT_BPFFS, error, sizeof error);
+		rc = tcpkeep_bpf_attach(object, cgroup, pin, &values, TCPKEEP_BPF_MOUNT_BPFFS, error, sizeof error);
 		if (rc == 0)
 			printf("attached to %s, pinned in %s\n", cgroup, pin);
 	} else if (strcmp(command, "status") == 0) {

@@ -1,8 +1,13 @@
 /*
  * CTCPKeepBPF: tcpkeep's kernel mode, a small C API over libbpf.
  *
+ * libbpf is opened at run time (libbpf.so.1, Debian's libbpf1): without it,
+ * every function that needs it fails with ELIBACC and a message naming the
+ * package, and the rest of tcpkeep works.
+ *
  * Kernel mode attaches two BPF programs (bpf/tcpkeep.bpf.c, compiled at build
- * time and embedded in the executable) to a cgroup v2 directory:
+ * time and embedded in the executable, which passes the object to the
+ * functions that load it) to a cgroup v2 directory:
  *   - a sock_ops program that turns keepalive on, with the configured values,
  *     on every TCP connection a process of the cgroup makes or accepts;
  *   - while enforcing, a cgroup/setsockopt program that rewrites a process's
@@ -36,6 +41,18 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* A compiled BPF object: the bytes of an ELF file, which stay valid and
+ * unchanged while a function reads them. */
+struct tcpkeep_bpf_object {
+	const void *bytes;
+	size_t size;
+};
+
+/* Opens libbpf.so.1 (once a process); 0, or -1 with errno ELIBACC and "kernel
+ * mode needs libbpf (Debian/Ubuntu package libbpf1): ..." in `error`.  Every
+ * function below that needs libbpf calls it first. */
+int tcpkeep_bpf_open_libbpf(char *error, size_t error_size);
 
 /* Bits of tcpkeep_bpf_values.configured_mask. */
 #define TCPKEEP_BPF_IDLE (1u << 0)         /* TCP_KEEPIDLE, seconds, 1..32767 */
@@ -72,7 +89,9 @@ struct tcpkeep_bpf_values {
 /* What tcpkeep_bpf_preflight found; 0 when kernel mode can attach. */
 enum tcpkeep_bpf_problem {
 	TCPKEEP_BPF_READY = 0,
-	TCPKEEP_BPF_NOT_PRIVILEGED = 1,     /* EPERM: neither root nor CAP_BPF + CAP_NET_ADMIN */
+	TCPKEEP_BPF_NOT_PRIVILEGED = 1,     /* EPERM: neither root nor CAP_BPF + CAP_NET_ADMIN, or the
+					       kernel refuses bpf() (EPERM/EACCES: a seccomp filter,
+					       a security module) */
 	TCPKEEP_BPF_NO_CGROUP2 = 2,         /* ENOENT: no cgroup2 mount in /proc/self/mounts */
 	TCPKEEP_BPF_CGROUP_MISSING = 3,     /* ENOENT: the cgroup path does not exist */
 	TCPKEEP_BPF_NOT_CGROUP2 = 4,        /* ENOTDIR/EINVAL: not a directory of the cgroup v2 fs
@@ -80,9 +99,10 @@ enum tcpkeep_bpf_problem {
 	TCPKEEP_BPF_NO_BPFFS = 5,           /* ENOENT/EINVAL: the pin directory is not on bpffs */
 	TCPKEEP_BPF_KERNEL_UNSUPPORTED = 6, /* EOPNOTSUPP: a program type or helper is missing, or
 					       the kernel refuses the programs */
+	TCPKEEP_BPF_NO_LIBBPF = 7,          /* ELIBACC: libbpf.so.1 cannot be opened */
 };
 
-/* Checks, in this order, that the caller may load and attach BPF programs,
+/* Checks, in this order, that libbpf can be opened, that the caller may load and attach BPF programs,
  * that a cgroup v2 hierarchy is mounted, that cgroup_path exists and is a
  * cgroup v2 directory, that the pin directory (or its nearest existing
  * parent) is on bpffs, and that the kernel has the program types and helpers
@@ -91,7 +111,7 @@ enum tcpkeep_bpf_problem {
  * cgroup checks; pin_directory NULL checks TCPKEEP_BPF_PIN_ROOT.
  * Returns the first problem found (errno set, message in `error`) or
  * TCPKEEP_BPF_READY.  Changes nothing: it does not mount bpffs. */
-enum tcpkeep_bpf_problem tcpkeep_bpf_preflight(const char *cgroup_path, const char *pin_directory,
+enum tcpkeep_bpf_problem tcpkeep_bpf_preflight(struct tcpkeep_bpf_object object, const char *cgroup_path, const char *pin_directory,
 					       char *error, size_t error_size);
 
 /* Writes TCPKEEP_BPF_PIN_ROOT "/<cgroup id>" for cgroup_path into `buffer`.
@@ -103,7 +123,7 @@ int tcpkeep_bpf_default_pin_directory(const char *cgroup_path, char *buffer, siz
 int tcpkeep_bpf_validate(const struct tcpkeep_bpf_values *values, char *error, size_t error_size);
 
 /* Attaches kernel mode to cgroup_path with `values`.
- * With no pins in pin_directory: loads the embedded programs, pins them and
+ * With no pins in pin_directory: loads the programs of `object` (bpf/tcpkeep.bpf.c), pins them and
  * the values map there (creating the directory and its parents), writes the
  * values, attaches the sock_ops program, and the setsockopt program when
  * enforcing.  On any failure nothing stays loaded, pinned or attached, and the
@@ -115,22 +135,23 @@ int tcpkeep_bpf_validate(const struct tcpkeep_bpf_values *values, char *error, s
  * attachments are restored.
  * Refuses (EEXIST) when a tcpkeep sock_ops program from another pin directory
  * is attached to the cgroup. */
-int tcpkeep_bpf_attach(const char *cgroup_path, const char *pin_directory,
+int tcpkeep_bpf_attach(struct tcpkeep_bpf_object object, const char *cgroup_path, const char *pin_directory,
 		       const struct tcpkeep_bpf_values *values, uint32_t flags, char *error,
 		       size_t error_size);
 
-/* Loads the embedded programs and pins them and the values map in
+/* Loads the programs of `object` (bpf/tcpkeep.bpf.c) and pins them and the values map in
  * pin_directory, attached to nothing: systemd attaches them to a unit's cgroup
  * at each start (BPFProgram=sock_ops:<dir>/sock_ops, setsockopt:<dir>/setsockopt).
  * With tcpkeep's pins already there, rewrites the values map in place.  On
  * failure nothing stays loaded or pinned.  tcpkeep_bpf_detach with a NULL
  * cgroup removes the pins. */
-int tcpkeep_bpf_pin(const char *pin_directory, const struct tcpkeep_bpf_values *values, uint32_t flags,
+int tcpkeep_bpf_pin(struct tcpkeep_bpf_object object, const char *pin_directory, const struct tcpkeep_bpf_values *values, uint32_t flags,
 		    char *error, size_t error_size);
 
 /* Detaches tcpkeep's programs (the ones pinned in pin_directory) from
  * cgroup_path, leaving every other program of the cgroup attached, then
- * removes the pins and pin_directory itself (not its parents).  A program
+ * removes the pins and pin_directory itself, and then its parents up to
+ * TCPKEEP_BPF_PIN_ROOT (included) while they are left empty.  A program
  * that is no longer attached is not an error; cgroup_path may be NULL, or a
  * cgroup that no longer exists, to remove the pins alone.  Refuses (EINVAL)
  * when the pins belong to a different cgroup, and leaves the directory if it
@@ -164,9 +185,6 @@ int tcpkeep_bpf_get_status(const char *pin_directory, struct tcpkeep_bpf_status 
 int tcpkeep_bpf_runs_in(const char *cgroup_path, uint32_t sockops_program_id, int *runs, char *error,
 			size_t error_size);
 
-/* The size in bytes of the BPF object embedded at build time. */
-size_t tcpkeep_bpf_object_bytes(void);
-
 /* ---- the audit's socket holders iterator ---------------------------------
  *
  * Which process holds which socket, for tcpkeep audit: a BPF iterator
@@ -181,23 +199,25 @@ struct tcpkeep_bpf_socket_holder {
 	uint32_t fd;    /* the descriptor */
 };
 
-/* Loads the iterator and returns a descriptor to read() the records from until
+/* Loads the iterator of `object` (bpf/socket_holders.bpf.c) with libbpf, its
+ * field offsets relocated to the running kernel's BTF, and returns a descriptor to read() the records from until
  * it returns 0, then close.  Each read returns whole records when its size is
  * a multiple of the record's; EAGAIN means a million files passed without a
  * socket, and the next read goes on.  A process's file table is listed once;
  * a thread whose table is not its leader's (unshare(CLONE_FILES)) has that
  * table listed too, under the process's PID, and once the leader has exited
- * each remaining thread's is (measured by bpf/test/holders_check.c): an inode
+ * each remaining thread's is (measured on Linux 6.18): an inode
  * may come more than once, and a (pid, fd) may name a socket that
  * /proc/PID/fd does not show.  -1 with errno set and a message when the
  * iterator cannot be had:
  *   EPERM       neither root nor CAP_BPF with CAP_PERFMON;
  *   EOPNOTSUPP  this process is in a PID namespace other than the initial one
- *               (the records' PIDs would not be its own), or the kernel's BTF
- *               lacks the iterator (Linux 5.8) or a field the program reads;
- *   ENOENT      no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF);
- *   otherwise   the kernel refused the program (bpf_sock_from_file, Linux 5.11). */
-int tcpkeep_bpf_open_socket_holders(char *error, size_t error_size);
+ *               (the records' PIDs would not be its own);
+ *   ELIBACC     libbpf.so.1 cannot be opened (Debian's libbpf1);
+ *   otherwise   libbpf or the kernel refused the program: no kernel BTF
+ *               (CONFIG_DEBUG_INFO_BTF), no task_file iterator (Linux 5.8),
+ *               no bpf_sock_from_file (Linux 5.11). */
+int tcpkeep_bpf_open_socket_holders(struct tcpkeep_bpf_object object, char *error, size_t error_size);
 
 #ifdef __cplusplus
 }

@@ -1,15 +1,3 @@
-/// Where kernel mode attaches: a cgroup v2 directory, named one of four ways.
-public enum KernelTarget: Equatable, Sendable {
-    /// A cgroup directory, absolute or relative to the cgroup v2 mount.
-    case cgroup(String)
-    /// A systemd unit's control group.
-    case unit(UnitName)
-    /// A process's cgroup: how a container is named.
-    case pid(Int32)
-    /// The root cgroup: every TCP connection on the host.
-    case all
-}
-
 /// Kernel mode as the kernel holds it: tcpkeep's programs pinned in one directory of bpffs and
 /// attached to one cgroup (or, for a unit, attached by systemd at each start).
 public struct KernelAttachment: Equatable, Sendable {
@@ -39,46 +27,6 @@ public struct KernelAttachment: Equatable, Sendable {
         self.setsockoptAttached = setsockoptAttached
     }
 }
-
-/// Where bpffs keeps tcpkeep's pins.
-public let kernelPinRoot = "/sys/fs/bpf/tcpkeep"
-
-/// The pins a unit's drop-in names, stable across its restarts (its cgroup is made anew each
-/// time). bpffs refuses a name with a dot, so `.` is written `_2e` (and `_` itself `_5f`, so that
-/// no two units share a directory): `redis-server_2eservice`.
-public func unitPinDirectory(_ unit: UnitName) -> String {
-    let escaped = unit.name.map { $0 == "_" ? "_5f" : $0 == "." ? "_2e" : String($0) }.joined()
-    return "\(kernelPinRoot)/unit/\(escaped)"
-}
-
-/// The mount point of the cgroup v2 hierarchy in the text of /proc/mounts: `/sys/fs/cgroup` on a
-/// unified host, `/sys/fs/cgroup/unified` on a hybrid one; nil without cgroup v2.
-public func cgroupV2Mount(mounts text: String) -> String? {
-    for line in text.split(separator: "\n") {
-        let fields = line.split(separator: " ")
-        if fields.count >= 3 && fields[2] == "cgroup2" {
-            // /proc/mounts writes a space in a path as \040.
-            return String(fields[1]).replacingOccurrences(of: "\\040", with: " ")
-        }
-    }
-    return nil
-}
-
-/// A process's cgroup v2 path (`/system.slice/redis-server.service`) in the text of
-/// /proc/PID/cgroup: its `0::` line.
-public func cgroupV2Path(fromCgroup text: String) -> String? {
-    text.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
-}
-
-/// The cgroup directory `path` names: absolute paths under the mount are taken as they are, any
-/// other is relative to the mount.
-public func cgroupDirectory(_ path: String, mount: String) -> String {
-    if path == mount || path.hasPrefix(mount + "/") { return path }
-    let relative = path.hasPrefix("/") ? String(path.dropFirst()) : path
-    return relative.isEmpty ? mount : mount + "/" + relative
-}
-
-// MARK: - Formats
 
 /// The forms `kernel status` is written in.
 public enum KernelStatusFormat: String, CaseIterable, Sendable {

@@ -9,41 +9,70 @@ import Glibc
 /// attached (the loader undoes a failed step).
 public struct KernelModeError: Error, CustomStringConvertible, Sendable {
     public let description: String
+    /// The errno of the failing call, or the one a refusal stands for (EINVAL for a target
+    /// that is no cgroup v2 cgroup, ELIBACC without libbpf...).
+    public let code: Int32
 }
 
 /// The cgroup v2 mount, from /proc/mounts.
 func cgroupV2MountPoint() throws -> String {
-    guard let mount = cgroupV2Mount(mounts: (try? Files.readText("/proc/mounts")) ?? "") else {
-        throw KernelModeError(description: "no cgroup v2 hierarchy is mounted (none in /proc/mounts): kernel mode attaches to cgroup v2 only")
+    guard let mounts = try Files.readText("/proc/mounts"), let mount = cgroupV2Mount(mounts: mounts) else {
+        throw KernelModeError(
+            description: "no cgroup v2 hierarchy is mounted (none in /proc/mounts): kernel mode attaches to cgroup v2 only", code: ENOENT)
     }
     return mount
 }
 
-/// The cgroup directory a target names.
+/// The cgroup directory a target names, for attaching or detaching there. Refuses a process in
+/// the root cgroup: attaching there covers every process of the host, which only `--all` says.
 public func cgroupDirectory(of target: KernelTarget) throws -> String {
     let mount = try cgroupV2MountPoint()
     switch target {
     case .all:
         return mount
     case .cgroup(let path):
-        return cgroupDirectory(path, mount: mount)
-    case .pid(let pid):
-        try requireProcess(pid, "--pid")
-        guard let text = try Files.readText("/proc/\(pid)/cgroup"), let path = cgroupV2Path(fromCgroup: text) else {
-            throw KernelModeError(description: "/proc/\(pid)/cgroup names no cgroup v2 path")
+        guard let directory = cgroupDirectory(named: path, mount: mount) else {
+            throw KernelModeError(
+                description: "--cgroup \(path): not a cgroup v2 cgroup: it is outside the cgroup v2 mount, \(mount) (name a directory under it, or a path relative to it)",
+                code: EINVAL)
         }
-        return cgroupDirectory(path, mount: mount)
+        return directory
+    case .pid(let pid):
+        let directory = try cgroupDirectory(ofProcess: pid, mount: mount)
+        guard directory != mount else {
+            throw KernelModeError(
+                description: "--pid \(pid): the process is in the root cgroup, so its cgroup holds every process of the host: say --all for that",
+                code: EINVAL)
+        }
+        return directory
     case .unit(let unit):
         guard systemdIsRunning else {
-            throw KernelModeError(description: "systemd is not running here, so \(unit) has no control group; name the cgroup with --cgroup")
+            throw KernelModeError(description: "systemd is not running here, so \(unit) has no control group; name the cgroup with --cgroup", code: ENOENT)
         }
-        let shown = try runSuccessfully(["systemctl", "show", "-p", "ControlGroup", "--value", unit.name])
-        let path = shown.output.split(separator: "\n").first.map(String.init) ?? ""
-        guard !path.isEmpty else {
-            throw KernelModeError(description: "\(unit) has no control group now (it is not running); tcpkeep systemd \(unit) --kernel --write covers it from its next start")
+        guard let directory = try cgroupDirectory(ofUnit: unit) else {
+            throw KernelModeError(
+                description: "\(unit) has no control group now (it is not running); tcpkeep systemd \(unit) --kernel --write covers it from its next start",
+                code: ENOENT)
         }
-        return cgroupDirectory(path, mount: mount)
+        return directory
     }
+}
+
+/// A unit's cgroup directory; nil when it has none now: it is not running, or systemd is not.
+public func cgroupDirectory(ofUnit unit: UnitName) throws -> String? {
+    guard systemdIsRunning else { return nil }
+    let shown = try runSuccessfully(["systemctl", "show", "-p", "ControlGroup", "--value", unit.name])
+    guard let path = shown.output.split(separator: "\n").first.map(String.init), !path.isEmpty else { return nil }
+    return cgroupDirectory(ofCgroupPath: path, mount: try cgroupV2MountPoint())
+}
+
+/// The cgroup v2 directory a process is in.
+private func cgroupDirectory(ofProcess pid: Int32, mount: String) throws -> String {
+    try requireProcess(pid, "--pid")
+    guard let text = try Files.readText("/proc/\(pid)/cgroup"), let path = cgroupV2Path(fromCgroup: text) else {
+        throw KernelModeError(description: "/proc/\(pid)/cgroup names no cgroup v2 path", code: ENOENT)
+    }
+    return cgroupDirectory(ofCgroupPath: path, mount: mount)
 }
 
 /// The loader's values for the settings: SO_KEEPALIVE always, each configured value.
@@ -66,18 +95,26 @@ func text(of buffer: [CChar]) -> String {
     String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// Calls a loader function with an error buffer; its message on failure.
+/// Calls a loader function with an error buffer; its message and errno on failure.
 private func loader(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws(KernelModeError) {
     var error = [CChar](repeating: 0, count: 512)
-    let result = error.withUnsafeMutableBufferPointer { call($0.baseAddress!, $0.count) }
-    guard result == 0 else { throw KernelModeError(description: text(of: error)) }
+    let (result, code) = error.withUnsafeMutableBufferPointer { buffer in
+        let result = call(buffer.baseAddress!, buffer.count)
+        return (result, errno)
+    }
+    guard result == 0 else { throw KernelModeError(description: text(of: error), code: code) }
+}
+
+/// Refuses, naming the package, when libbpf cannot be opened: every kernel-mode command needs it.
+private func requireLibbpf() throws(KernelModeError) {
+    try loader { error, size in tcpkeep_bpf_open_libbpf(error, size) }
 }
 
 /// Refuses, with the loader's reason, what would fail: no rights, no cgroup v2, a missing or v1
 /// cgroup, no bpffs, a kernel without the program types.
 private func preflight(cgroup: String?, pins: String) throws(KernelModeError) {
     try loader { error, size in
-        let problem = tcpkeep_bpf_preflight(cgroup, pins, error, size)
+        let problem = tcpkeep_bpf_preflight(EmbeddedBPF.kernelMode, cgroup, pins, error, size)
         // bpffs missing at the pin root is no problem: attaching mounts it at /sys/fs/bpf.
         return problem == TCPKEEP_BPF_READY || (problem == TCPKEEP_BPF_NO_BPFFS && pins.hasPrefix("/sys/fs/bpf/")) ? 0 : -1
     }
@@ -92,16 +129,18 @@ private func defaultPinDirectory(_ cgroup: String) throws(KernelModeError) -> St
 /// Attaches kernel mode to the cgroup, or changes the values of tcpkeep's attachment there in
 /// place; returns the attachment as the kernel then holds it.
 public func attachKernelMode(to cgroup: String, settings: KeepaliveSettings) throws -> KernelAttachment {
+    try requireLibbpf()
     let pins = try defaultPinDirectory(cgroup)
     try preflight(cgroup: cgroup, pins: pins)
     var values = bpfValues(settings)
-    try loader { error, size in tcpkeep_bpf_attach(cgroup, pins, &values, UInt32(TCPKEEP_BPF_MOUNT_BPFFS), error, size) }
+    try loader { error, size in tcpkeep_bpf_attach(EmbeddedBPF.kernelMode, cgroup, pins, &values, UInt32(TCPKEEP_BPF_MOUNT_BPFFS), error, size) }
     return try kernelAttachment(pinnedIn: pins)
 }
 
-/// Detaches tcpkeep's programs from the cgroup and removes their pins; false when tcpkeep has
-/// none there.
+/// Detaches tcpkeep's programs from the cgroup and removes their pins, and the pin folders
+/// left empty; false when tcpkeep has none there.
 public func detachKernelMode(from cgroup: String) throws -> Bool {
+    try requireLibbpf()
     let pins = try defaultPinDirectory(cgroup)
     guard Files.isDirectory(pins) else { return false }
     try loader { error, size in tcpkeep_bpf_detach(cgroup, pins, error, size) }
@@ -111,15 +150,17 @@ public func detachKernelMode(from cgroup: String) throws -> Bool {
 /// Loads and pins the programs for a unit, attached to nothing: systemd attaches them at each
 /// start of the unit (`BPFProgram=`). Pins already there get the new values in place.
 public func pinKernelMode(for unit: UnitName, settings: KeepaliveSettings) throws -> KernelAttachment {
+    try requireLibbpf()
     let pins = unitPinDirectory(unit)
     try preflight(cgroup: nil, pins: pins)
     var values = bpfValues(settings)
-    try loader { error, size in tcpkeep_bpf_pin(pins, &values, UInt32(TCPKEEP_BPF_MOUNT_BPFFS), error, size) }
+    try loader { error, size in tcpkeep_bpf_pin(EmbeddedBPF.kernelMode, pins, &values, UInt32(TCPKEEP_BPF_MOUNT_BPFFS), error, size) }
     return try kernelAttachment(pinnedIn: pins)
 }
 
-/// Removes a unit's pins; false when there are none.
+/// Removes a unit's pins, and the pin folders left empty; false when there are none.
 public func unpinKernelMode(for unit: UnitName) throws -> Bool {
+    try requireLibbpf()
     let pins = unitPinDirectory(unit)
     guard Files.isDirectory(pins) else { return false }
     try loader { error, size in tcpkeep_bpf_detach(nil, pins, error, size) }
@@ -128,6 +169,7 @@ public func unpinKernelMode(for unit: UnitName) throws -> Bool {
 
 /// Every attachment tcpkeep has pinned: one per cgroup, and one per unit.
 public func kernelAttachments() throws -> [KernelAttachment] {
+    try requireLibbpf()
     let directories = Files.names(in: kernelPinRoot).filter { $0 != "unit" }.map { "\(kernelPinRoot)/\($0)" }
         + Files.names(in: "\(kernelPinRoot)/unit").map { "\(kernelPinRoot)/unit/\($0)" }
     return try directories.map(kernelAttachment(pinnedIn:))
@@ -159,7 +201,7 @@ private func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> 
 /// it cannot be told.
 func kernelAttachment(covering pid: Int32) -> KernelAttachment? {
     guard let attachments = try? kernelAttachments(), !attachments.isEmpty,
-        let cgroup = try? cgroupDirectory(of: .pid(pid))
+        let cgroup = try? cgroupDirectory(ofProcess: pid, mount: cgroupV2MountPoint())
     else { return nil }
     return attachments.first { attachment in
         var runs: Int32 = 0

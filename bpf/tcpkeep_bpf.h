@@ -1,0 +1,43 @@
+/*
+ * What tcpkeep's BPF programs need from a BPF library, declared here so that
+ * building them needs no libbpf-dev: the section and map-definition macros
+ * libbpf's loader reads, and the kernel helpers they call, each by its id in
+ * <linux/bpf.h>'s enum bpf_func_id (the kernel's ABI, from linux-libc-dev,
+ * which libc6-dev brings).  Kernel types a program reads are declared where
+ * it reads them, with preserve_access_index, so that libbpf relocates their
+ * field offsets to the running kernel's (CO-RE).
+ */
+#ifndef TCPKEEP_BPF_H
+#define TCPKEEP_BPF_H
+
+#include <linux/bpf.h>
+
+/* The ELF section of a program or map, which tells libbpf its type. */
+#define SEC(name) __attribute__((section(name), used))
+
+/* A BTF-defined map's attributes (libbpf's ".maps" convention): a number is
+ * carried by an array type's length, a type by a pointer's. */
+#define __uint(name, value) int(*name)[value]
+#define __type(name, value) __typeof__(value) *name
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+#ifndef NULL
+#define NULL ((void *)0)
+#endif
+
+struct socket;
+struct file;
+struct seq_file;
+
+static void *(*const bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FUNC_map_lookup_elem;
+static long (*const bpf_setsockopt)(void *context, int level, int optname, void *value, int length) =
+	(void *)BPF_FUNC_setsockopt;
+static long (*const bpf_getsockopt)(void *context, int level, int optname, void *value, int length) =
+	(void *)BPF_FUNC_getsockopt;
+static long (*const bpf_seq_write)(struct seq_file *seq, const void *data, __u32 length) = (void *)BPF_FUNC_seq_write;
+static struct socket *(*const bpf_sock_from_file)(struct file *file) = (void *)BPF_FUNC_sock_from_file;
+
+#endif
