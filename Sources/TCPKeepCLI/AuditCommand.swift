@@ -86,6 +86,7 @@ struct AuditCommand: TCPKeepSubcommand {
         do {
             summary = try auditConnections(request, expecting: { writer.reserve($0) }) { writer.add($0, to: &out) }
             writer.finish(summary, to: &out)
+            if format == .prometheus { writeKernelCounters(to: &out) }
             try out.commit()
         } catch {
             out.discard()
@@ -103,5 +104,15 @@ struct AuditCommand: TCPKeepSubcommand {
             throw ValidationError("--check: no connection matched the selection, and a check over nothing proves nothing (is a --process, --unit, --pid or --port misspelled?)")
         case .cannotVouch(let reason): throw ValidationError(reason)
         }
+    }
+}
+
+/// Kernel mode's counters beside the audit's metrics, so that the textfile collector carries
+/// them; kernel mode that cannot be read is a warning, not a failed audit.
+private func writeKernelCounters(to output: inout BufferedOutput) {
+    do {
+        output.write(try kernelCountersPrometheus())
+    } catch {
+        warn("kernel mode's counters left out: \(error)")
     }
 }

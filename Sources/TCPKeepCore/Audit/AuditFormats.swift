@@ -515,7 +515,7 @@ public func json(_ text: String) -> String {
     return result + "\""
 }
 
-private func prometheusLabels(_ labels: [(String, String)]) -> String {
+func prometheusLabels(_ labels: [(String, String)]) -> String {
     let escaped = labels.map { name, value in "\(name)=\"\(backslashEscaped(value))\"" }
     return "{" + escaped.joined(separator: ",") + "}"
 }
