@@ -401,6 +401,21 @@ static void probe_serve(const char *cgroup, char *accepted, size_t size, char *o
 	finish(&child, NULL, 0);
 }
 
+/* probe enforce in `cgroup`, against a listener of this process; its output. */
+static void probe_enforce(const char *cgroup, char *output, size_t size)
+{
+	int port;
+	int listener = listen_loopback(IPPROTO_TCP, "127.0.0.1", &port);
+	char port_text[16];
+	snprintf(port_text, sizeof port_text, "%d", port);
+	char *argv[] = {(char *)probe, "enforce", port_text, NULL};
+	run(cgroup, argv, output, size);
+	int accepted = accept_one(listener);
+	if (accepted >= 0)
+		close(accepted);
+	close(listener);
+}
+
 static void refusals(void)
 {
 	char output[4096];
@@ -543,16 +558,7 @@ static void connections(void)
 	snprintf(command, sizeof command, "bpftool cgroup show '%s' 2>&1", cgroups[0]);
 	shell(command, output, sizeof output);
 	check(contains(output, "tcpkeep_setopt"), "bpftool cgroup show lists tcpkeep_setopt");
-	int port;
-	int listener = listen_loopback(IPPROTO_TCP, "127.0.0.1", &port);
-	char port_text[16];
-	snprintf(port_text, sizeof port_text, "%d", port);
-	char *argv[] = {(char *)probe, "enforce", port_text, NULL};
-	run(cgroups[0], argv, output, sizeof output);
-	int accepted = accept_one(listener);
-	if (accepted >= 0)
-		close(accepted);
-	close(listener);
+	probe_enforce(cgroups[0], output, sizeof output);
 	for (char *line = strtok(output, "\n"); line != NULL; line = strtok(NULL, "\n")) {
 		char label[64] = "";
 		sscanf(line, "%63s", label);
@@ -661,15 +667,7 @@ static void counting(void)
 
 	values.enforce = 1;
 	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, 0, error, sizeof error);
-	int listener = listen_loopback(IPPROTO_TCP, "127.0.0.1", &port);
-	char port_text[16];
-	snprintf(port_text, sizeof port_text, "%d", port);
-	char *argv[] = {(char *)probe, "enforce", port_text, NULL};
-	run(cgroups[0], argv, output, sizeof output);
-	int accepted = accept_one(listener);
-	if (accepted >= 0)
-		close(accepted);
-	close(listener);
+	probe_enforce(cgroups[0], output, sizeof output);
 	rc |= tcpkeep_bpf_get_status(pins[0], &status, NULL, 0, error, sizeof error);
 	check(rc == 0 && c->enforced == 7 && c->configured_active == 2,
 	      "counters: the 7 setsockopt() calls enforce rewrote are counted (%llu), the values' change kept the counts",
