@@ -24,7 +24,8 @@
  *     an accepted connection costs no bpf_setsockopt() at all;
  *   - when a connection is accepted (BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, on
  *     the new socket): one that carries BPF_SOCK_OPS_STATE_CB_FLAG came from
- *     a listener this program configured and is only counted; any other (a
+ *     a listener this program configured (or one on which another sock_ops
+ *     program asked for the state callback) and is only counted; any other (a
  *     listener older than the attachment, or one whose keepalive the program
  *     had turned on itself) is handled as at connect.
  *   A program's own setsockopt() after connect(), listen() or accept() wins
@@ -41,9 +42,10 @@
  *   which comes after the kernel's move to ESTABLISHED, so that move costs no
  *   callback), an accepted one from its listener or when accepted.  The
  *   program then runs again at each of its state changes
- *   (BPF_SOCK_OPS_STATE_CB; for a short connection two or three: the
- *   accepted end's move to ESTABLISHED, and each end's to CLOSE): a move from ESTABLISHED to
- *   CLOSE with the socket's sk_err at ETIMEDOUT is a dead peer found by
+ *   (BPF_SOCK_OPS_STATE_CB; for a loopback connection with both ends in the
+ *   cgroup three: the accepted end's move to ESTABLISHED, each end's to
+ *   CLOSE): a move from ESTABLISHED to CLOSE with the socket's sk_err at
+ *   ETIMEDOUT is a dead peer found by
  *   keepalive, the user timeout or the retransmission limit (tcp_write_err()
  *   sets sk_err, then tcp_done() moves the socket to CLOSE), and is counted
  *   `timed_out`.  sk_err is not in struct bpf_sock_ops nor readable with
