@@ -52,7 +52,6 @@ private func kernelWorkloadLabels(_ attachment: KernelAttachment, cgroupMount: S
 
 /// A cgroup directory's path as the kernel names it (/proc/PID/cgroup): under the mount, from "/".
 func kernelCgroupPath(_ directory: String, mount: String) -> String {
-    guard directory.hasPrefix(mount) else { return directory }
-    let relative = directory.dropFirst(mount.count)
-    return relative.isEmpty ? "/" : String(relative)
+    if directory == mount { return "/" }
+    return directory.hasPrefix(mount + "/") ? String(directory.dropFirst(mount.count)) : directory
 }
