@@ -32,24 +32,16 @@
 /* Loads "return 1" as a sock_ops program and attaches it to the cgroup. */
 static int attach_empty(const char *cgroup)
 {
-	struct bpf_insn instructions[] = {
+	const struct bpf_insn return_1[] = {
 		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
 		{.code = BPF_JMP | BPF_EXIT},
 	};
-	union bpf_attr load;
-	memset(&load, 0, sizeof load);
-	load.prog_type = BPF_PROG_TYPE_SOCK_OPS;
-	load.insns = (__u64)(uintptr_t)instructions;
-	load.insn_cnt = 2;
-	load.license = (__u64)(uintptr_t) "GPL";
+	union bpf_attr load = {.prog_type = BPF_PROG_TYPE_SOCK_OPS, .insns = (__u64)(uintptr_t)return_1, .insn_cnt = 2,
+			       .license = (__u64)(uintptr_t) "GPL"};
 	int program = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
 	int target = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	union bpf_attr attach;
-	memset(&attach, 0, sizeof attach);
-	attach.target_fd = (__u32)target;
-	attach.attach_bpf_fd = (__u32)program;
-	attach.attach_type = BPF_CGROUP_SOCK_OPS;
-	attach.attach_flags = BPF_F_ALLOW_MULTI;
+	union bpf_attr attach = {.target_fd = (__u32)target, .attach_bpf_fd = (__u32)program,
+				 .attach_type = BPF_CGROUP_SOCK_OPS, .attach_flags = BPF_F_ALLOW_MULTI};
 	if (program < 0 || target < 0 || syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach) != 0) {
 		fprintf(stderr, "kernelctl: attaching an empty sock_ops program to %s: %s\n", cgroup, strerror(errno));
 		return 1;
