@@ -30,12 +30,33 @@ EXAMPLES = redis-server.service.d/50-tcpkeep.conf redis-sentinel.service.d/50-tc
 # Written by hand; installed with the binary's path under PREFIX.
 UNITS = tcpkeep-audit.service tcpkeep-audit.timer tcpkeep-kernel@.service
 
+# make shims: libtcpkeep.so for each ABI, from the one source. SwiftPM's BuildShim plugin links the
+# native one (the host's, gcc -dumpmachine); the others come from Debian's cross compilers and
+# musl wrappers, each named TRIPLET-gcc (scripts/install-deps shims). doc/images.md says which
+# image takes which.
+SHIM_ABIS = x86_64-linux-gnu x86_64-linux-musl aarch64-linux-gnu aarch64-linux-musl
+SHIM_NATIVE := $(shell gcc -dumpmachine 2>/dev/null)
+SHIMDIR = .build/shims
+SHIMS = $(foreach abi,$(SHIM_ABIS),$(SHIMDIR)/$(abi)/libtcpkeep.so)
+# The BuildShim plugin's flags, with gcc: keep them in step. The version script exports socket
+# and setsockopt alone, whatever the start files define (musl's crti.o makes _init and _fini
+# global). On aarch64, atomics are inlined rather than left to libgcc's outline helpers, whose
+# constructor would read the auxiliary vector in every process the shim is loaded into.
+SHIM_CFLAGS = -std=gnu11 -O2 -gdwarf-4 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror \
+	-D_FORTIFY_SOURCE=2 -fstack-protector-strong -Wl,-z,relro,-z,now -Wl,--as-needed \
+	-Wl,--version-script=$(SHIMDIR)/exports.map -I Sources/CLinux/include
+SHIM_CFLAGS_aarch64 = -mno-outline-atomics
+# The installed musl shim of the host's architecture, beside the glibc one.
+MUSL_SHIM = $(SHIMDIR)/$(subst -gnu,-musl,$(SHIM_NATIVE))/libtcpkeep.so
+# make dist-shims: the four, stripped as make install strips, with SHA256SUMS.
+DISTDIR ?= .build/dist
+
 # make deb: the Debian revision after the CLI's version, and where the package is written.
 DEB_REVISION ?= 1
 DEBDIR ?= .build/deb
 
 .PHONY: all build build-deps deps test check check-progress check-install check-manual check-deb \
-	check-kernel check-sock-diag check-alerts \
+	check-kernel check-sock-diag check-alerts shims shims-deps check-shims dist-shims \
 	bench demo fuzz examples install uninstall deb clean
 
 all: build
@@ -58,7 +79,43 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-xctest
 
-check: check-install check-manual check-deb check-progress check-kernel check-sock-diag check-alerts
+check: check-install check-manual check-deb check-progress check-kernel check-sock-diag check-alerts check-shims
+
+shims-deps:
+	@scripts/install-deps shims
+
+shims: $(SHIMS)
+
+$(SHIMDIR)/exports.map:
+	@mkdir -p $(@D)
+	printf '{\n\tglobal: socket; setsockopt;\n\tlocal: *;\n};\n' >$@
+
+$(SHIMDIR)/%/libtcpkeep.so: shim/tcpkeep.c Sources/CLinux/include/tcpkeep_options.h $(SHIMDIR)/exports.map | shims-deps
+	@mkdir -p $(@D)
+	$*-gcc $(SHIM_CFLAGS) $(SHIM_CFLAGS_$(firstword $(subst -, ,$*))) -o $@ shim/tcpkeep.c
+
+# The native one is SwiftPM's, as make install and tcpkeep run use it.
+$(SHIMDIR)/$(SHIM_NATIVE)/libtcpkeep.so: build
+	@mkdir -p $(@D)
+	cp $(SHIM) $@
+
+# Each shim preloaded into a probe linked for its ABI, aarch64 under qemu-user: the native
+# tests' contract (Tests/Programs/shim_abi_check.sh), and what each shim links and exports.
+check-shims: shims
+	Tests/Programs/shim_abi_check.sh $(SHIMDIR) $(SHIM_ABIS)
+
+dist-shims: shims
+	@version=$$($(BIN)/tcpkeep --version | head -n 1) && name=tcpkeep-shims-$$version && \
+	stage=$(DISTDIR)/$$name && rm -rf "$$stage" && \
+	for abi in $(SHIM_ABIS); do \
+		install -D -m 644 $(SHIMDIR)/$$abi/libtcpkeep.so "$$stage/$$abi/libtcpkeep.so" && \
+		$${abi%%-*}-linux-gnu-strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+			"$$stage/$$abi/libtcpkeep.so" || exit 1; \
+	done && \
+	(cd "$$stage" && sha256sum */libtcpkeep.so >SHA256SUMS) && \
+	tar -C $(DISTDIR) --sort=name --owner=0 --group=0 --numeric-owner \
+		--mtime=@$$(git log -1 --format=%ct 2>/dev/null || date +%s) -czf $(DISTDIR)/$$name.tar.gz $$name && \
+	echo "dist-shims: wrote $(DISTDIR)/$$name.tar.gz" && cat "$$stage/SHA256SUMS"
 
 # Kernel mode's C loader against the running kernel: the BPF programs attached to test cgroups,
 # static and Go clients, enforce, refusals, rollback (bpf/test/run.sh, as root).
