@@ -69,7 +69,7 @@ build-deps:
 	@scripts/install-deps build
 
 deps:
-	scripts/install-deps build test
+	scripts/install-deps build test shims
 
 # The packaging checks (an install into a scratch DESTDIR, the man page, the .deb), then every
 # test, the sanitizer and valgrind runs of the shim included. The tests use Swift Testing alone.
