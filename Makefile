@@ -56,7 +56,7 @@ DEB_REVISION ?= 1
 DEBDIR ?= .build/deb
 
 .PHONY: all build build-deps deps test check check-progress check-install check-manual check-deb \
-	check-kernel check-sock-diag check-alerts shims shims-deps check-shims dist-shims \
+	check-kernel check-sock-diag check-alerts shims check-shims check-images dist-shims \
 	bench demo fuzz examples install uninstall deb clean
 
 all: build
@@ -79,10 +79,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --disable-xctest
 
-check: check-install check-manual check-deb check-progress check-kernel check-sock-diag check-alerts check-shims
-
-shims-deps:
-	@scripts/install-deps shims
+check: check-install check-manual check-deb check-progress check-kernel check-sock-diag check-alerts check-shims check-images
 
 shims: $(SHIMS)
 
@@ -90,7 +87,8 @@ $(SHIMDIR)/exports.map:
 	@mkdir -p $(@D)
 	printf '{\n\tglobal: socket; setsockopt;\n\tlocal: *;\n};\n' >$@
 
-$(SHIMDIR)/%/libtcpkeep.so: shim/tcpkeep.c Sources/CLinux/include/tcpkeep_options.h $(SHIMDIR)/exports.map | shims-deps
+$(SHIMDIR)/%/libtcpkeep.so: shim/tcpkeep.c Sources/CLinux/include/tcpkeep_options.h $(SHIMDIR)/exports.map
+	@scripts/install-deps $(if $(filter $(MUSL_SHIM),$@),musl,shims)
 	@mkdir -p $(@D)
 	$*-gcc $(SHIM_CFLAGS) $(SHIM_CFLAGS_$(firstword $(subst -, ,$*))) -o $@ shim/tcpkeep.c
 
@@ -102,7 +100,15 @@ $(SHIMDIR)/$(SHIM_NATIVE)/libtcpkeep.so: build
 # Each shim preloaded into a probe linked for its ABI, aarch64 under qemu-user: the native
 # tests' contract (Tests/Programs/shim_abi_check.sh), and what each shim links and exports.
 check-shims: shims
+	@scripts/install-deps shims
 	Tests/Programs/shim_abi_check.sh $(SHIMDIR) $(SHIM_ABIS)
+
+# doc/images.md's Containerfiles and pod spec, built and run with podman from locally made bases
+# (Tests/Programs/images_check.sh, as root).
+check-images: shims
+	@if [ "$$(id -u)" = 0 ]; then Tests/Programs/images_check.sh $(SHIMDIR); \
+	elif [ "$${CI:-}" = true ]; then echo "check-images: CI runs as root, and this check must not be skipped"; exit 1; \
+	else echo "check-images: skipped: needs root (podman)"; fi
 
 dist-shims: shims
 	@version=$$($(BIN)/tcpkeep --version | head -n 1) && name=tcpkeep-shims-$$version && \
@@ -156,13 +162,15 @@ examples: build
 
 # Installs the release build as it is: nothing here relinks it. The binary is stripped, the
 # shim stripped of what no relocation needs; STRIP=: installs them unstripped.
-install: build
-	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(pkglibdir) $(DESTDIR)$(pkgdatadir) $(DESTDIR)$(man1dir) \
+install: build $(MUSL_SHIM)
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(pkglibdir) $(DESTDIR)$(pkglibdir)/musl $(DESTDIR)$(pkgdatadir) $(DESTDIR)$(man1dir) \
 		$(DESTDIR)$(bashcompdir) $(DESTDIR)$(zshcompdir) $(DESTDIR)$(fishcompdir)
 	install -m 755 $(BIN)/tcpkeep $(DESTDIR)$(bindir)/tcpkeep
 	$(STRIP) --remove-section=.comment --remove-section=.note $(DESTDIR)$(bindir)/tcpkeep
 	install -m 644 $(SHIM) $(DESTDIR)$(pkglibdir)/libtcpkeep.so
 	$(STRIP) --strip-unneeded --remove-section=.comment --remove-section=.note $(DESTDIR)$(pkglibdir)/libtcpkeep.so
+	install -m 644 $(MUSL_SHIM) $(DESTDIR)$(pkglibdir)/musl/libtcpkeep.so
+	$(STRIP) --strip-unneeded --remove-section=.comment --remove-section=.note $(DESTDIR)$(pkglibdir)/musl/libtcpkeep.so
 	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
 	echo "scripts/generate-examples $(BIN)/tcpkeep $$scratch $(pkglibdir)/libtcpkeep.so" && \
 	scripts/generate-examples $(BIN)/tcpkeep "$$scratch" $(pkglibdir)/libtcpkeep.so && \
@@ -184,12 +192,12 @@ install: build
 	install -m 644 $(MANPAGE) $(DESTDIR)$(man1dir)/tcpkeep.1
 
 uninstall:
-	rm -f $(DESTDIR)$(bindir)/tcpkeep $(DESTDIR)$(pkglibdir)/libtcpkeep.so
+	rm -f $(DESTDIR)$(bindir)/tcpkeep $(DESTDIR)$(pkglibdir)/libtcpkeep.so $(DESTDIR)$(pkglibdir)/musl/libtcpkeep.so
 	rm -f $(addprefix $(DESTDIR)$(pkgdatadir)/,$(EXAMPLES) $(UNITS))
 	rm -f $(DESTDIR)$(bashcompdir)/tcpkeep $(DESTDIR)$(zshcompdir)/_tcpkeep \
 		$(DESTDIR)$(fishcompdir)/tcpkeep.fish $(DESTDIR)$(man1dir)/tcpkeep.1
 	-rmdir $(sort $(dir $(addprefix $(DESTDIR)$(pkgdatadir)/,$(EXAMPLES)))) $(DESTDIR)$(pkgdatadir) \
-		$(DESTDIR)$(pkglibdir) 2>/dev/null
+		$(DESTDIR)$(pkglibdir)/musl $(DESTDIR)$(pkglibdir) 2>/dev/null
 
 # make install into a scratch DESTDIR, checked, then make uninstall (scripts/check-install).
 check-install:
