@@ -28,8 +28,13 @@ public func locateShim(for abi: ShimABI = .native) throws(ShimNotFound) -> Strin
     let directory = String(executable[..<(executable.lastIndex(of: "/") ?? executable.startIndex)])
     let candidates = shimCandidates(executableDirectory: directory, for: abi)
     guard let found = candidates.first(where: { Files.regularFileMode($0) != nil && access($0, R_OK) == 0 }) else {
+        guard abi == .native else {
+            // The other candidate is a build tree's, through a bundle an installed tcpkeep lacks.
+            let installed = abi.architecture == ShimABI.native.architecture ? "not found at \(candidates[0])" : "not installed with this \(ShimABI.native.architecture) tcpkeep"
+            throw ShimNotFound(description: "\(installed); set TCPKEEP_LIBRARY to its path")
+        }
         throw ShimNotFound(
-            description: "cannot find \(abi == .native ? "libtcpkeep.so" : abi.shimName); looked in \(candidates.joined(separator: " and ")). Set TCPKEEP_LIBRARY to its path.")
+            description: "cannot find libtcpkeep.so; looked in \(candidates.joined(separator: " and ")). Set TCPKEEP_LIBRARY to its path.")
     }
     // The build tree's path through the bundle, without its "..".
     return try checkedForPreload(found.contains("/../") ? canonicalPath(found) : found)

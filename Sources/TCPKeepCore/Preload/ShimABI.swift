@@ -67,7 +67,7 @@ public func libraryShimABI(_ bytes: [UInt8]) -> ShimABI? {
 /// Why `tcpkeep run` does not preload the shim it found into a program of another ABI, where
 /// the loader would fail with a relocation error instead.
 public func shimMismatch(program: String, needs abi: ShimABI, problem: String) -> String {
-    "\(displayQuoted(program)) is an \(abi) program: it needs \(abi.shimName), installed as PREFIX/\(abi.installedPath); \(problem)"
+    "\(displayQuoted(program)) is an \(abi) program: it needs \(abi.shimName): \(problem)"
 }
 
 /// doctor's note on the shim a program needs, and where it is installed (nil: it is not).
