@@ -23,9 +23,10 @@ base_cache=/var/cache/tcpkeep-test/bookworm-minbase
 tag=localhost/app-with-tcpkeep
 
 work=$(mktemp -d)
+stand_in=  # the musl stand-in for Alpine, when this run imported it: removed again
 cleanup() {
 	podman kube down "$work/pod.yaml" >/dev/null 2>&1 || true
-	podman rmi -f "$tag:debian" "$tag:alpine" >/dev/null 2>&1 || true
+	podman rmi -f "$tag:debian" "$tag:alpine" $stand_in >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -79,6 +80,7 @@ if ! podman image exists docker.io/library/alpine:3.20; then
 	cp "/usr/lib/$arch-linux-musl/libc.so" "$musl_root/lib/ld-musl-$arch.so.1"
 	ln -s "ld-musl-$arch.so.1" "$musl_root/lib/libc.musl-$arch.so.1"
 	tar -C "$musl_root" -c . | podman import -q - docker.io/library/alpine:3.20 >/dev/null
+	stand_in=docker.io/library/alpine:3.20
 fi
 
 # The build context: the shims as make dist-shims lays them out, and the test programs.
@@ -114,7 +116,7 @@ for image in debian:gnu alpine:musl; do
 	# The same image with LD_PRELOAD emptied: the probe itself sets nothing.
 	run_image "$name" "$work/$name-bare.out" --env LD_PRELOAD=
 	expect "$name image without the shim" "keepalive=0" "$(values "$work/$name-bare.out" client keepalive)"
-	echo "images_check: the $name Containerfile's image: the program's sockets get keepalive"
+	echo "images_check: built and ran the $name Containerfile's image"
 done
 
 # The pod spec, on the Debian image: its env over the image's.

@@ -160,7 +160,7 @@ for abi in "$@"; do
 		"$(values "$work/enforce.out" set value | sed 's/value=//' | tr '\n' ' ' | sed 's/ $//')"
 	preloaded udp "${settings[@]}" TCPKEEP_ENFORCE=1 -- setopts udp keepalive=0
 	expect "enforce on UDP" "value=0" "$(values "$work/udp.out" set value)"
-	echo "shim_abi_check: $abi: checked${runner:+ under ${runner[*]}}"
+	echo "shim_abi_check: $abi: ran${runner:+ under ${runner[*]}}"
 done
 
 [ "$failed" -eq 0 ] || exit 1
