@@ -25,7 +25,7 @@ public func inspectProgram(_ name: String) throws -> DoctorReport {
 
 /// Which of the shims the program (a script's interpreter) needs, and whether it is installed.
 private func neededShimNotes(_ checked: ProgramCheck) -> [String] {
-    guard let bytes = try? Files.read(checked.interpreter ?? checked.path) else { return [] }
+    guard let bytes = fileHead(checked.interpreter ?? checked.path) else { return [] }
     switch programShimABI(bytes) {
     case .success(let abi): return [neededShimNote(abi, installedAt: installedShim(for: abi))]
     // A static program's obstacle says it all.

@@ -56,15 +56,41 @@ public func locateShim(forProgram program: String) throws(ShimNotFound) -> Strin
 public func installedShim(for abi: ShimABI) -> String? { try? locateShim(for: abi) }
 
 /// The ABI of the program a command runs, when it is a dynamically linked ELF file of a known
-/// architecture and loader.
+/// architecture and loader (for a script, its interpreter's, through the kernel's few levels).
 func programABI(_ program: String) -> ShimABI? {
     let searchPath = environmentValue("PATH") ?? "/usr/bin:/bin"
-    let candidates = commandCandidates(program, searchPath: searchPath)
-    guard let path = candidates.first(where: { Files.regularFileMode($0) != nil && access($0, X_OK) == 0 }),
-        let checked = try? checkProgram(at: path, searchPath: searchPath),
-        let bytes = try? Files.read(checked.interpreter ?? checked.path)
+    guard var path = commandCandidates(program, searchPath: searchPath)
+        .first(where: { Files.regularFileMode($0) != nil && access($0, X_OK) == 0 })
     else { return nil }
-    return try? programShimABI(bytes).get()
+    for _ in 0..<5 {
+        guard let head = fileHead(path) else { return nil }
+        switch programFile(head) {
+        case .elf: return try? programShimABI(head).get()
+        case .script(let interpreter, let argument):
+            guard let runner = try? scriptRunner(path, interpreter: interpreter, argument: argument, root: RootDirectory(nil), searchPath: searchPath)
+            else { return nil }
+            path = runner
+        case .other: return nil
+        }
+    }
+    return nil
+}
+
+/// The first 64 KiB of a file: where an ELF file's header, program headers and loader path are
+/// (a program can be hundreds of megabytes, and `tcpkeep run` reads this at each start).
+func fileHead(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var head = [UInt8](repeating: 0, count: 65536)
+    var count = 0
+    while count < head.count {
+        let read = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + count, $0.count - count, off_t(count)) }
+        if read < 0 && errno == EINTR { continue }
+        guard read > 0 else { break }
+        count += read
+    }
+    return count > 0 ? Array(head[..<count]) : nil
 }
 
 private func canonicalPath(_ path: String) -> String {
