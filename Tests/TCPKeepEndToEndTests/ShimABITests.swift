@@ -48,6 +48,12 @@ struct ShimABITests {
         }
         let env = try runProcess([Artifacts.tcpkeep, "env", "--for", probe])
         #expect(env.stdout == "export LD_PRELOAD='\(shim)'\n", "\(env)")
+        // A script is judged by its interpreter.
+        let script = Artifacts.scratch.appendingPathComponent("musl-script").path
+        try "#!\(probe) tcp\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let scripted = try runProcess([Artifacts.tcpkeep, "run", "--idle", "30", "--", script])
+        #expect(records(scripted, labelled: "socket").first?["idle"] == "30", "\(scripted)")
         let version = try runProcess([Artifacts.tcpkeep, "--version"])
         #expect(version.lines.contains("shim: \(shim) (\(Self.muslNative) programs)"), "\(version)")
     }
