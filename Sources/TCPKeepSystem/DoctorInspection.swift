@@ -19,8 +19,19 @@ public func inspectProgram(_ name: String) throws -> DoctorReport {
     guard let path = candidates.first else { throw DoctorError(description: "\(name): command not found in PATH") }
     let checked = try checkProgram(at: path, searchPath: searchPath)
     var report = DoctorReport(target: DoctorTarget(kind: .program, name: name, path: checked.path), obstacles: checked.obstacles)
-    report.notes += scriptNotes(checked)
+    report.notes += scriptNotes(checked) + neededShimNotes(checked)
     return report.advisingKernelMode()
+}
+
+/// Which of the shims the program (a script's interpreter) needs, and whether it is installed.
+private func neededShimNotes(_ checked: ProgramCheck) -> [String] {
+    guard let bytes = fileHead(checked.interpreter ?? checked.path) else { return [] }
+    switch programShimABI(bytes) {
+    case .success(let abi): return [neededShimNote(abi, installedAt: installedShim(for: abi))]
+    // A static program's obstacle says it all.
+    case .failure where checked.obstacles.contains(.staticallyLinked): return []
+    case .failure(let unfit): return ["no tcpkeep shim fits it: \(unfit)"]
+    }
 }
 
 /// For a script, what runs it.
