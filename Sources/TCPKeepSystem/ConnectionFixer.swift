@@ -31,35 +31,36 @@ public struct FixRequest: Sendable {
 public func fixConnections(_ request: FixRequest) throws -> [FixedConnection] {
     try requirePtraceRights("fix", verb: "changes")
     try requireProcess(request.pid, "--pid")
-    let directory = "/proc/\(request.pid)/net"
     var selection = AuditSelection()
     selection.pids = [request.pid]
     selection.allStates = request.listeners
     selection.ports = request.ports
-    let found = try ConnectionAudit(netDirectory: directory, selection: selection, maxIdle: nil, exact: false)
-    if found.report.gaps.unreadableProcesses > 0 { throw ptraceAccessFailure(EPERM, pid: request.pid) }
-    let targets = found.report.connections.filter { [.established, .listen].contains($0.record.state) }.compactMap { connection in
-        found.holders[connection.record.inode].map { (record: connection.record, holder: $0) }
+    // The process's own namespace, read from /proc: a few sockets.
+    var found = CollectedConnections()
+    let audit = try runAudit(AuditRequest(netnsOf: request.pid, selection: selection, source: .proc), into: &found)
+    if audit.summary.gaps.unreadableProcesses > 0 { throw ptraceAccessFailure(EPERM, pid: request.pid) }
+    let targets = found.connections.filter { [.established, .listen].contains($0.record.state) }.compactMap { connection in
+        connection.fd.map { (record: connection.record, owner: OwnerDescriptor(pid: request.pid, fd: $0)) }
     }
     var fixed = try change(targets, to: request.settings, dryRun: request.dryRun)
     if !request.dryRun && !fixed.isEmpty {
-        let after = Dictionary(try readSocketRecords(directory).map { ($0.inode, $0) }, uniquingKeysWith: { first, _ in first })
+        let after = Dictionary(try readSocketRecords("/proc/\(request.pid)/net").map { ($0.inode, $0) }, uniquingKeysWith: { first, _ in first })
         for index in fixed.indices { fixed[index].after = after[fixed[index].before.inode] }
     }
     return fixed
 }
 
 private func change(
-    _ targets: [(record: SocketRecord, holder: SocketHolder)], to settings: KeepaliveSettings, dryRun: Bool
+    _ targets: [(record: SocketRecord, owner: OwnerDescriptor)], to settings: KeepaliveSettings, dryRun: Bool
 ) throws(PtraceRefused) -> [FixedConnection] {
     var peers = PeerSockets()
     defer { peers.close() }
-    var duplicates: [(record: SocketRecord, holder: SocketHolder, fd: Int32)] = []
+    var duplicates: [(record: SocketRecord, owner: OwnerDescriptor, fd: Int32)] = []
     defer { duplicates.forEach { _ = close($0.fd) } }
     for target in targets {
         // A descriptor closed since the scan is skipped; one reused for another socket too.
-        guard let fd = try peers.duplicate(target.holder) else { continue }
-        duplicates.append((target.record, target.holder, fd))
+        guard let fd = try peers.duplicate(target.owner) else { continue }
+        duplicates.append((target.record, target.owner, fd))
     }
     var values = tcpkeep_keepalive_options(
         keepalive: 1,
@@ -68,7 +69,7 @@ private func change(
             Int32(settings.userTimeout ?? -1)))
     var fixed: [FixedConnection] = []
     for duplicate in duplicates where isSameTCPSocket(duplicate.fd, inode: duplicate.record.inode) {
-        var connection = FixedConnection(before: duplicate.record, fd: duplicate.holder.fd, optionsBefore: keepaliveOptions(duplicate.fd))
+        var connection = FixedConnection(before: duplicate.record, fd: duplicate.owner.fd, optionsBefore: keepaliveOptions(duplicate.fd))
         if !dryRun {
             var option: UnsafePointer<CChar>? = nil
             if tcpkeep_write_keepalive_options(duplicate.fd, &values, &option) != 0 {

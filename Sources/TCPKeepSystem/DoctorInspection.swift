@@ -1,3 +1,4 @@
+import CTCPKeepBPF
 import TCPKeepCore
 
 #if canImport(Glibc)
@@ -49,11 +50,19 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
     var target = target
     target.pid = pid
     var report = DoctorReport(target: target, obstacles: [])
-    report.kernel = kernelAttachment(covering: pid)
+    do {
+        report.kernel = try kernelAttachmentCovering(pid)
+    } catch {
+        report.notes.append("whether kernel mode covers it cannot be told: \(error)")
+    }
     if let executable = Files.readLink("/proc/\(pid)/exe") {
         report.target.path = report.target.path ?? executable
         // The running image, even when the file on disk was replaced or deleted.
-        report.obstacles = (try? checkProgram(at: "/proc/\(pid)/exe", searchPath: systemdExecSearchPath))?.obstacles ?? []
+        do {
+            report.obstacles = try checkProgram(at: "/proc/\(pid)/exe", searchPath: systemdExecSearchPath).obstacles
+        } catch {
+            report.notes.append("its program cannot be judged: \(error)")
+        }
     }
     let shim = mappedShim(maps: maps, library: try? locateShim())
     report.shimLoaded = shim != nil
@@ -65,19 +74,27 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
     let exact = (try? requirePtraceRights("doctor")) != nil
     var selection = AuditSelection()
     selection.pids = [pid]
-    let connections: ConnectionAudit
+    // The process's own namespace, read from /proc: a few sockets.
+    var request = AuditRequest(netnsOf: pid, selection: selection, exact: exact, source: .proc)
+    var connections = CollectedConnections()
+    var audit: AuditResult
     do {
-        connections = try ConnectionAudit(netDirectory: "/proc/\(pid)/net", selection: selection, maxIdle: nil, exact: exact)
+        audit = try runAudit(request, into: &connections)
     } catch where exact {
         // Only reading the sockets' own options can fail here and not below: a /proc
         // error fails the second attempt too, and is reported.
         report.notes.append("each socket's own options could not be read (pidfd_getfd refused); the verdicts come from the kernel's timers")
-        connections = try ConnectionAudit(netDirectory: "/proc/\(pid)/net", selection: selection, maxIdle: nil, exact: false)
+        request.exact = false
+        audit = try runAudit(request, into: &connections)
     }
-    report.connections = connections.report
-    let read = exact && connections.report.connections.contains { $0.options != nil }
-    report.settings = DoctorSettings(environment: environment, sockets: read ? socketOptionGroups(connections.report) : nil)
-    if !exact {
+    report.notes += audit.warnings
+    // One process's /proc/PID/net: how it was read and mapped is no news.
+    audit.summary.namespaces = []
+    audit.summary.owners = nil
+    report.connections = audit.summary
+    let options = connections.connections.compactMap(\.options)
+    report.settings = DoctorSettings(environment: environment, sockets: request.exact && !options.isEmpty ? socketOptionGroups(options) : nil)
+    if !request.exact {
         report.notes.append("run as root to read each connection's own keepalive values")
     }
     if shim == nil && report.kernel == nil {
@@ -138,4 +155,23 @@ private func inspectUnitProgramAndProcess(_ unit: UnitName, root: RootDirectory)
     report.kernel = process.kernel
     report.notes += process.notes
     return report
+}
+
+/// The tcpkeep attachment whose sock_ops program runs for a process's sockets (attached to its
+/// cgroup or an ancestor, by tcpkeep or by systemd from a unit's pins); nil when none does.
+/// Throws when that cannot be told: the pins or the process's cgroup cannot be read.
+private func kernelAttachmentCovering(_ pid: Int32) throws -> KernelAttachment? {
+    let attachments = try kernelAttachments()
+    guard !attachments.isEmpty else { return nil }
+    let cgroup = try cgroupDirectory(of: .pid(pid))
+    for attachment in attachments {
+        var runs: Int32 = 0
+        var error = [CChar](repeating: 0, count: 512)
+        let result = error.withUnsafeMutableBufferPointer {
+            tcpkeep_bpf_runs_in(cgroup, attachment.sockopsProgramID, &runs, $0.baseAddress!, $0.count)
+        }
+        guard result == 0 else { throw KernelModeError(description: text(of: error)) }
+        if runs == 1 { return attachment }
+    }
+    return nil
 }
