@@ -66,7 +66,12 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
     }
     let shim = mappedShim(maps: maps, library: try? locateShim())
     report.shimLoaded = shim != nil
-    var environment = (try? Files.read("/proc/\(pid)/environ"))?.map(shimVariables(environ:))
+    var environment: [ShimVariable]?
+    do {
+        environment = try Files.read("/proc/\(pid)/environ").map(shimVariables(environ:))
+    } catch {
+        report.notes.append("its environment cannot be read: \(error)")
+    }
     if shim != nil, let variables = environment, !variables.contains(where: { $0.name == "LD_PRELOAD" }) {
         report.notes.append("the shim is loaded but LD_PRELOAD is not in /proc/\(pid)/environ: the process overwrote its environment area (redis does, for its process title), so the settings cannot be read there")
         environment = nil

@@ -27,20 +27,27 @@ struct HostileNameTests {
         return (program, executable)
     }
 
-    func expectNoRawEscape(_ text: String, _ what: String) {
-        #expect(!text.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{9b}" }, "\(what) printed a raw escape: \(text)")
-        #expect(!text.split(separator: "\n").contains { $0.hasPrefix("  fake") }, "\(what) printed the forged row: \(text)")
+    /// The path as the table and doctor show it.
+    static func shown(_ path: String) -> String {
+        path.replacingOccurrences(of: "\n", with: #"\x0a"#).replacingOccurrences(of: "\u{1b}", with: #"\x1b"#)
+    }
+
+    /// Runs tcpkeep; what it printed must hold no raw escape and no forged row.
+    func tcpkeep(_ arguments: [String], status: Int32 = 0) throws -> ProcessResult {
+        let result = try runProcess([Artifacts.tcpkeep] + arguments)
+        #expect(result.status == status, "\(result)")
+        let printed = result.stdout + result.stderr
+        #expect(!printed.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{9b}" }, "a raw escape: \(result)")
+        #expect(!printed.split(separator: "\n").contains { $0.hasPrefix("  fake") }, "the forged row: \(result)")
+        return result
     }
 
     @Test("the table: one heading line for the process, escaped, and its two connections' rows")
     func table() throws {
         let (holder, executable) = try Self.startHostile()
         defer { holder.stop() }
-        let result = try runProcess([Artifacts.tcpkeep, "audit", "--pid", "\(holder.pid)"])
-        #expect(result.status == 0, "\(result)")
-        expectNoRawEscape(result.stdout, "the table")
-        let shownPath = executable.replacingOccurrences(of: "\n", with: #"\x0a"#).replacingOccurrences(of: "\u{1b}", with: #"\x1b"#)
-        #expect(result.lines.first == "\(Self.shownName) (pid \(holder.pid), \(try unitColumn(holder.pid))) \(shownPath)", "\(result)")
+        let result = try tcpkeep(["audit", "--pid", "\(holder.pid)"])
+        #expect(result.lines.first == "\(Self.shownName) (pid \(holder.pid), \(try unitColumn(holder.pid))) \(Self.shown(executable))", "\(result)")
         // The heading, the column titles, four sockets, the summary.
         #expect(result.lines.count == 7, "\(result)")
         #expect(result.lines.filter { $0.hasPrefix("  ok ") || $0.hasPrefix("  missing ") }.count == 4, "\(result)")
@@ -59,9 +66,7 @@ struct HostileNameTests {
     func json() throws {
         let (holder, executable) = try Self.startHostile()
         defer { holder.stop() }
-        let result = try runProcess([Artifacts.tcpkeep, "audit", "--pid", "\(holder.pid)", "--format", "json"])
-        #expect(result.status == 0, "\(result)")
-        expectNoRawEscape(result.stdout, "JSON")
+        let result = try tcpkeep(["audit", "--pid", "\(holder.pid)", "--format", "json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result)")
         let connections = try #require(object["connections"] as? [[String: Any]])
         #expect(connections.count == 4)
@@ -76,9 +81,7 @@ struct HostileNameTests {
         try requireProgram("promtool")
         let (holder, _) = try Self.startHostile()
         defer { holder.stop() }
-        let result = try runProcess([Artifacts.tcpkeep, "audit", "--pid", "\(holder.pid)", "--format", "prometheus"])
-        #expect(result.status == 0, "\(result)")
-        expectNoRawEscape(result.stdout, "Prometheus")
+        let result = try tcpkeep(["audit", "--pid", "\(holder.pid)", "--format", "prometheus"])
         let metrics = Artifacts.scratch.appendingPathComponent("hostile-\(holder.pid).prom").path
         try result.stdout.write(toFile: metrics, atomically: true, encoding: .utf8)
         let lint = try runProcess(["sh", "-c", "promtool check metrics < \"$0\"", metrics])
@@ -91,15 +94,12 @@ struct HostileNameTests {
     func doctor() throws {
         let (holder, executable) = try Self.startHostile()
         defer { holder.stop() }
-        let text = try runProcess([Artifacts.tcpkeep, "doctor", "--pid", "\(holder.pid)"])
-        #expect(text.status == 1, "not under the shim: \(text)")
-        expectNoRawEscape(text.stdout, "doctor")
-        let shownPath = executable.replacingOccurrences(of: "\n", with: #"\x0a"#).replacingOccurrences(of: "\u{1b}", with: #"\x1b"#)
-        #expect(text.lines.first == "process \(holder.pid) (\(shownPath))", "\(text)")
+        let text = try tcpkeep(["doctor", "--pid", "\(holder.pid)"], status: 1)
+        #expect(text.lines.first == "process \(holder.pid) (\(Self.shown(executable)))", "\(text)")
         #expect(text.lines.dropFirst().allSatisfy { $0.hasPrefix("  ") || $0.hasPrefix("verdict: ") }, "\(text)")
         #expect(text.lines.last == "verdict: the shim does not reach it")
 
-        let json = try runProcess([Artifacts.tcpkeep, "doctor", "--pid", "\(holder.pid)", "--format", "json"])
+        let json = try tcpkeep(["doctor", "--pid", "\(holder.pid)", "--format", "json"], status: 1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json)")
         #expect((object["target"] as? [String: Any])?["path"] as? String == executable)
     }
@@ -109,9 +109,7 @@ struct HostileNameTests {
         try requireRoot()
         let (holder, _) = try Self.startHostile()
         defer { holder.stop() }
-        let result = try runProcess([Artifacts.tcpkeep, "fix", "--pid", "\(holder.pid)", "--idle", "20", "--dry-run"])
-        #expect(result.status == 0, "\(result)")
-        expectNoRawEscape(result.stdout + result.stderr, "fix")
+        let result = try tcpkeep(["fix", "--pid", "\(holder.pid)", "--idle", "20", "--dry-run"])
         #expect(result.lines.first?.hasPrefix("would set SO_KEEPALIVE, TCP_KEEPIDLE 20s on 4 connections of pid \(holder.pid)") == true, "\(result)")
         #expect(result.lines.count == 6 && result.lines.dropFirst().allSatisfy { $0.hasPrefix("  ") }, "\(result)")
     }

@@ -135,20 +135,16 @@ private func jsonNumber(_ value: Double) -> String {
 /// (see `isUnsafeForDisplay`) are written as `\u` escapes: the value reads back the same, and
 /// printed as it is, it starts no escape sequence.
 public func json(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
+    "\"" + replacingScalars(in: text) { scalar in
         switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\r": result += "\\r"
-        case "\t": result += "\\t"
+        case "\"": "\\\""
+        case "\\": "\\\\"
+        case "\n": "\\n"
+        case "\r": "\\r"
+        case "\t": "\\t"
         case _ where isUnsafeForDisplay(scalar):
-            let hex = String(scalar.value, radix: 16)
-            result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: result.unicodeScalars.append(scalar)
+            "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+        default: nil
         }
-    }
-    return result + "\""
+    } + "\""
 }
-

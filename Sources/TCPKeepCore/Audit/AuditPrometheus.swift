@@ -81,16 +81,13 @@ private func prometheusLabels(_ labels: [(String, String)]) -> String {
 /// feed. It has no escape for the other characters a terminal acts on: each of their bytes is
 /// written as the text `\xNN` (its backslash escaped), as the table shows them.
 func prometheusLabelValue(_ text: String) -> String {
-    var escaped = ""
-    for scalar in text.unicodeScalars {
+    replacingScalars(in: text) { scalar in
         switch scalar {
-        case "\\": escaped += "\\\\"
-        case "\"": escaped += "\\\""
-        case "\n": escaped += "\\n"
-        case _ where isUnsafeForDisplay(scalar):
-            for character in terminalSafe(String(scalar)) { escaped += character == "\\" ? "\\\\" : String(character) }
-        default: escaped.unicodeScalars.append(scalar)
+        case "\\": "\\\\"
+        case "\"": "\\\""
+        case "\n": "\\n"
+        case _ where isUnsafeForDisplay(scalar): String(terminalSafe(String(scalar)).flatMap { $0 == "\\" ? "\\\\" : String($0) })
+        default: nil
         }
     }
-    return escaped
 }

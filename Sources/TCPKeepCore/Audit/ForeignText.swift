@@ -97,3 +97,13 @@ private func decodeUTF8Scalar<Bytes: Collection<UInt8>>(_ bytes: Bytes, at start
     guard value >= minimum, let scalar = Unicode.Scalar(value) else { return nil }
     return (scalar, index)
 }
+
+/// `text` with each scalar for which `replacement` has text replaced by that text.
+func replacingScalars(in text: String, _ replacement: (Unicode.Scalar) -> String?) -> String {
+    var result = ""
+    result.reserveCapacity(text.utf8.count)
+    for scalar in text.unicodeScalars {
+        if let replaced = replacement(scalar) { result += replaced } else { result.unicodeScalars.append(scalar) }
+    }
+    return result
+}
