@@ -23,12 +23,37 @@ public struct FixRequest: Sendable {
     }
 }
 
+/// What `tcpkeep fix` did: its report, and the connections it could not change.
+public struct FixResult: Sendable {
+    /// What changed or would change, for standard output.
+    public var report: String
+    /// One line each, for standard error.
+    public var warnings: [String]
+    public var failed: Int
+}
+
+/// `tcpkeep fix`: the connections changed (see `fixConnections`), reported.
+public func runFix(_ request: FixRequest) throws -> FixResult {
+    let fixed = try fixConnections(request)
+    guard !fixed.isEmpty else {
+        return FixResult(report: nothingToChangeText(pid: request.pid, ports: request.ports, listeners: request.listeners), warnings: [], failed: 0)
+    }
+    var warnings: [String] = []
+    if setsKeepaliveAlone(request.settings) {
+        warnings.append("no keepalive values given: only SO_KEEPALIVE is set, and the system's timing (net.ipv4.tcp_keepalive_time, _intvl, _probes) applies")
+    }
+    let failed = fixed.filter { $0.failure != nil }.count
+    if failed > 0 { warnings.append("\(failed) connection\(failed == 1 ? "" : "s") could not be changed") }
+    let report = formatFixReport(pid: request.pid, settings: request.settings, fixed: fixed, dryRun: request.dryRun)
+    return FixResult(report: report, warnings: warnings, failed: failed)
+}
+
 /// Turns keepalive on for the connections a running process has open: the process's own
 /// network namespace is read (a container's connections are in its), every target is
 /// duplicated with pidfd_getfd before the first change, so that a refusal changes nothing,
 /// then each duplicate, still the same TCP socket, gets the options. An empty result means
 /// nothing matched.
-public func fixConnections(_ request: FixRequest) throws -> [FixedConnection] {
+private func fixConnections(_ request: FixRequest) throws -> [FixedConnection] {
     try requirePtraceRights("fix", verb: "changes")
     try requireProcess(request.pid, "--pid")
     var selection = AuditSelection()
