@@ -82,10 +82,8 @@ struct AuditCommand: TCPKeepSubcommand {
         var out = try FormattedAudit(format, replacing: output)
         let result = try runAudit(request, into: &out)
         result.warnings.forEach(warn)
-        switch result.verdict {
-        case nil, .pass: return 0
-        case .fail: return 1
-        case .nothingSelected, .cannotVouch: return refuse(result.verdict!.refusal!)
-        }
+        guard let verdict = result.verdict else { return 0 }
+        if let refusal = verdict.refusal { return refuse(refusal) }
+        return verdict == .fail ? 1 : 0
     }
 }

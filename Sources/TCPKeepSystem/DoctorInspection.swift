@@ -64,6 +64,7 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
             report.notes.append("its program cannot be judged: \(error)")
         }
     }
+    // Without a shim of its own to name, any mapped libtcpkeep.so is found by its file name.
     let shim = mappedShim(maps: maps, library: try? locateShim())
     report.shimLoaded = shim != nil
     var environment: [ShimVariable]?
