@@ -19,6 +19,8 @@ public struct BufferedOutput: AuditOutputStream {
     /// For a file: its path and the temporary file's.
     private let path: String?
     private let temporary: String?
+    /// Whether the file's descriptor was closed, by `commit` or `discard`: neither closes it twice.
+    private var closed = false
 
     /// Standard output.
     public init() {
@@ -78,11 +80,14 @@ public struct BufferedOutput: AuditOutputStream {
     /// Writes out what is buffered; for a file, makes it the file at `path` (mode 0644, synced).
     public mutating func commit() throws(SystemError) {
         flush()
-        guard let path, let temporary else {
+        guard let path, let temporary, !closed else {
             if let failure { throw failure }
             return
         }
-        defer { close(fd) }
+        defer {
+            close(fd)
+            closed = true
+        }
         do throws(SystemError) {
             if let failure { throw failure }
             try checked(fchmod(fd, 0o644), "cannot write \(path)")
@@ -95,10 +100,12 @@ public struct BufferedOutput: AuditOutputStream {
         Files.syncDirectory(Files.parent(of: path))
     }
 
-    /// Drops the temporary file of an output that will not be committed.
-    public func discard() {
-        guard let temporary else { return }
+    /// Drops the temporary file of an output that will not be committed; after `commit`, which
+    /// removed it already on failure, nothing.
+    public mutating func discard() {
+        guard let temporary, !closed else { return }
         close(fd)
+        closed = true
         unlink(temporary)
     }
 }
