@@ -119,6 +119,8 @@ struct AuditStreamingTests {
         var writer = AuditFormat.table.makeWriter()
         writer.finish(summary, to: &text)
         #expect(text == "1 connections: 1 ok, 0 missing, 0 too-slow, 0 probing, 0 unknown; 3 network namespaces: 1 read with netlink, 1 from /proc (netlink setns: Operation not permitted), 1 not read (no process in it to read /proc/PID/net through)\n")
+        #expect(CheckVerdict.pass.refusal == nil && CheckVerdict.fail.refusal == nil)
+        #expect(CheckVerdict.nothingSelected.refusal?.hasPrefix("--check: no connection matched the selection") == true)
         #expect(summary.checkVerdict(for: AuditSelection()) == .cannotVouch("--check cannot vouch for the selection: 1 network namespaces could not be read (no process in it to read /proc/PID/net through); run as root"))
     }
 }

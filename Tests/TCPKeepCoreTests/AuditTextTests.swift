@@ -12,6 +12,8 @@ struct AuditTextTests {
         #expect(systemdUnit(in: ProcessCgroups(parsing: "0::/\n")) == nil)
         #expect(systemdUnit(in: ProcessCgroups(parsing: "4:memory:/process_api/78610ac4\n0::/\n")) == nil)
         #expect(systemdUnit(in: ProcessCgroups(parsing: "0::/system.slice\n")) == nil)
+        let hybrid = ProcessCgroups(parsing: "12:pids:/a\n1:name=systemd:/system.slice/cron.service\n0::/b\nbroken\n")
+        #expect(hybrid == ProcessCgroups(unified: "/b", systemd: "/system.slice/cron.service"))
     }
 
     @Test("CAP_SYS_PTRACE is read from CapEff")

@@ -4,6 +4,11 @@ public struct ProcessCgroups: Equatable, Sendable {
     public var unified: String?
     public var systemd: String?
 
+    public init(unified: String?, systemd: String?) {
+        self.unified = unified
+        self.systemd = systemd
+    }
+
     public init(parsing text: String) {
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
