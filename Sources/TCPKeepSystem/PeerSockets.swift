@@ -5,9 +5,11 @@ import TCPKeepCore
 import Glibc
 #endif
 
-/// Why this process may not reach another process's descriptors.
+/// Why this process may not reach another process's descriptors: the errno of the call the
+/// kernel refused, or nil when tcpkeep refused before any call (no rights at all).
 public struct PtraceRefused: Error, CustomStringConvertible, Sendable {
     public let description: String
+    public var code: Int32? = nil
 }
 
 /// Refuses, before anything is touched, when this process may not reach other processes'
@@ -111,5 +113,5 @@ func ptraceAccessFailure(_ code: Int32, pid: Int32) -> PtraceRefused {
             : "ptrace access to pid \(pid) is refused (kernel.yama.ptrace_scope or a security module)"
     default: reason = "pid \(pid): \(errorText(code))"
     }
-    return PtraceRefused(description: reason)
+    return PtraceRefused(description: reason, code: code)
 }
