@@ -80,13 +80,14 @@ public func runAudit(_ request: AuditRequest, into sink: inout some AuditSink) t
         throw error
     }
     var warnings: [String] = []
-    if request.source == nil, let fallback = summary.namespaces.first(where: { $0.source == .proc && $0.note != nil }), let note = fallback.note {
+    if request.source == nil, let note = summary.namespaces.first(where: { $0.source == .proc && $0.note != nil })?.note {
         warnings.append("\(note): read /proc instead")
     }
     if let note = summary.ownersNote { warnings.append("BPF iterator: \(note): found processes through /proc/PID/fd instead") }
     return AuditResult(summary: summary, warnings: warnings, verdict: request.check ? summary.checkVerdict(for: request.selection) : nil)
 }
 
+/// The run itself: its connections to `sink`, its summary returned.
 private func auditConnections(_ request: AuditRequest, into sink: inout some AuditSink) throws -> AuditSummary {
     if request.exact { try requirePtraceRights("--exact") }
     keepHeapCompact()
