@@ -69,9 +69,15 @@ extension TCPKeepSubcommand {
         do {
             status = try execute()
         } catch {
-            Output.standardError.write("tcpkeep: \(error)\n")
-            throw ExitCode(Self.exitStatus(for: error))
+            status = refuse("\(error)", status: Self.exitStatus(for: error))
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Says on standard error, on one line, why the run ends without an answer, and returns
+    /// its exit status: an error, or a verdict that is none (a check that cannot vouch).
+    func refuse(_ message: String, status: Int32 = 2) -> Int32 {
+        Output.standardError.write("tcpkeep: \(terminalSafe(message))\n")
+        return status
     }
 }
