@@ -42,10 +42,10 @@ private func kernelWorkloadLabels(_ attachment: KernelAttachment, cgroupMount: S
     guard let cgroup = attachment.cgroup.map({ kernelCgroupPath($0, mount: cgroupMount) }) ?? (pinnedUnit != nil ? "" : nil) else {
         return nil
     }
-    let procCgroup = "0::\(cgroup)"
-    let identity = containerIdentity(fromCgroup: procCgroup)
+    let cgroups = ProcessCgroups(unified: cgroup, systemd: nil)
+    let identity = containerIdentity(in: cgroups)
     return [
-        ("cgroup", cgroup), ("unit", pinnedUnit ?? systemdUnit(fromCgroup: procCgroup) ?? ""), ("container", identity.container ?? ""),
+        ("cgroup", cgroup), ("unit", pinnedUnit ?? systemdUnit(in: cgroups) ?? ""), ("container", identity.container ?? ""),
         ("pod", identity.pod ?? ""),
     ]
 }
