@@ -14,6 +14,16 @@ struct KernelMetricsTests {
             counters: KernelCounters(configuredActive: 10, configuredPassive: 20, kept: 1, enforced: 0, timedOut: timedOut))
     }
 
+    @Test("kernel status's table: a cgroup path with a line feed, an escape and a space stays one row of one column")
+    func hostileCgroupPath() {
+        let cgroup = "\(Self.mount)/x\n  fake row\u{1b}[31m"
+        let table = KernelStatusFormat.table.render([attachment("\(kernelPinRoot)/11", cgroup: cgroup)])
+        let lines = table.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(!table.contains("\u{1b}"))
+        #expect(lines[1].hasPrefix("  \(Self.mount)/x\\x0a\\x20\\x20fake\\x20row\\x1b[31m "))
+    }
+
     @Test("a unit's pins name the unit; the unit's name comes back from its pin directory")
     func unitPins() throws {
         for name in ["redis-server.service", "a_b.c@d.service", "x_2e.service"] {

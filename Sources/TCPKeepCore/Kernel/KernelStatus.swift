@@ -82,11 +82,11 @@ func formatKernelStatusTable(_ attachments: [KernelAttachment]) -> String {
         let counters = $0.counters
         let count = { (value: (KernelCounters) -> UInt64) in counters.map { "\(value($0))" } ?? "-" }
         return [
-            $0.cgroup ?? "(attached by systemd)", settingsSummary($0.settings), $0.settings.enforce ? "yes" : "no",
+            $0.cgroup.map { terminalSafe($0, escapingSpaces: true) } ?? "(attached by systemd)", settingsSummary($0.settings), $0.settings.enforce ? "yes" : "no",
             "id \($0.sockopsProgramID) \(attachedText($0.sockopsAttached))",
             "id \($0.setsockoptProgramID) \(attachedText($0.setsockoptAttached))",
             counters.map { "\($0.configuredActive) out, \($0.configuredPassive) in" } ?? "-", count(\.kept), count(\.enforced),
-            count(\.timedOut), $0.pinDirectory,
+            count(\.timedOut), terminalSafe($0.pinDirectory, escapingSpaces: true),
         ]
     })
     return output
