@@ -17,7 +17,7 @@ let package = Package(
         // The agent: its policy file (YAML), its log, its /metrics endpoint (NIOHTTP1: an HTTP
         // parser kept by others, and quicker to build cold than a framework over it).
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
