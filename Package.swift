@@ -48,7 +48,10 @@ let package = Package(
             plugins: ["BuildShim", "BuildBPF"]),
         .executableTarget(
             name: "TCPKeepCLI",
-            dependencies: ["TCPKeepSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "TCPKeepSystem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "TCPKeepCoreTests", dependencies: ["TCPKeepCore"]),
         .testTarget(name: "TCPKeepEndToEndTests", dependencies: ["TCPKeepCore", "CLinux", "TCPKeepCLI"]),

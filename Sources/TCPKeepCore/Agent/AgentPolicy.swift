@@ -4,6 +4,9 @@
 public struct AgentPolicy: Equatable, Sendable {
     /// Where the metrics endpoint listens; nil for the agent's default (`--listen` overrides).
     public var listen: ListenAddress?
+    /// The cgroup the agent attaches to and watches, below the cgroup v2 mount; "" (the
+    /// default) is the root: every workload on the host.
+    public var root = ""
     public var rules: [PolicyRule]
     public var fallback: KeepaliveSettings?
 

@@ -32,10 +32,16 @@ public func parsePolicy(_ text: String) throws(PolicyError) -> AgentPolicy {
     } catch {
         throw PolicyError(line: 1, column: 1, "not YAML: \(error)")
     }
-    let top = try mapping(root, "the policy", keys: ["listen", "rules", "default"])
+    let top = try mapping(root, "the policy", keys: ["listen", "root", "rules", "default"])
     var policy = AgentPolicy(rules: [])
     if let listen = top["listen"] {
         policy.listen = try place(listen) { text throws(SettingsError) in try ListenAddress(parsing: text) }
+    }
+    if let root = top["root"] {
+        policy.root = try place(root) { text throws(SettingsError) in
+            guard !text.contains("*"), !text.contains("?") else { throw SettingsError("'\(text)': the root is one cgroup, not a glob") }
+            return try PathGlob(text).description
+        }
     }
     guard let rules = top["rules"] else {
         throw PolicyError(line: root.mark?.line ?? 1, column: root.mark?.column ?? 1, "`rules:` is missing (an empty list, `rules: []`, is allowed)")

@@ -40,7 +40,7 @@ public struct AgentConfiguration: Sendable {
 public final class AgentEngine {
     private let configuration: AgentConfiguration
     private let logger: Logger
-    private let map: CgroupSettingsMap
+    private var map: CgroupSettingsMap!
     private let runtimes = ContainerRuntimes()
     private var policy: AgentPolicy
     /// The file's text as last read, accepted or not: a change event with the same text is no change.
@@ -52,10 +52,9 @@ public final class AgentEngine {
     private let extraMetrics: @Sendable () -> String
 
     /// Reads and checks the policy: a refusal is an `AgentError` naming the file, line and column.
-    public init(configuration: AgentConfiguration, map: CgroupSettingsMap, logger: Logger, extraMetrics: @escaping @Sendable () -> String = { "" }) throws {
+    public init(configuration: AgentConfiguration, logger: Logger, extraMetrics: @escaping @Sendable () -> String = { "" }) throws {
         self.configuration = configuration
         self.logger = logger
-        self.map = map
         self.extraMetrics = extraMetrics
         let text = try Self.readPolicy(configuration.policyPath)
         lastText = text
@@ -71,8 +70,12 @@ public final class AgentEngine {
         return text
     }
 
-    /// Runs until SIGTERM or SIGINT; returns the exit status.
-    public func run(mount: String) throws -> Int32 {
+    /// The cgroup the policy names as its root, below the mount.
+    public var root: String { policy.root }
+
+    /// Runs until SIGTERM or SIGINT, keeping `map` in step; returns the exit status.
+    public func run(mount: String, map: CgroupSettingsMap) throws -> Int32 {
+        self.map = map
         // Blocked before any thread starts, so that every thread inherits the mask and the
         // signals arrive only through the descriptor.
         var signals = sigset_t()
@@ -82,7 +85,7 @@ public final class AgentEngine {
         let signalDescriptor = try checked(signalfd(-1, &signals, Int32(SFD_CLOEXEC | SFD_NONBLOCK)), "cannot make a signalfd")
         defer { close(signalDescriptor) }
 
-        let watcher = try CgroupTreeWatcher(mount: mount)
+        let watcher = try CgroupTreeWatcher(mount: mount, top: policy.root)
         let policyWatch = try PolicyFileWatch(path: configuration.policyPath)
         apply(try watcher.scan())
         try reconcile()
@@ -210,6 +213,9 @@ public final class AgentEngine {
             next = try parsePolicy(text)
         } catch {
             return refuse("\(configuration.policyPath): \(error)", reason: reason)
+        }
+        guard next.root == policy.root else {
+            return refuse("\(configuration.policyPath): `root:` changed from '\(loggable(policy.root))' to '\(loggable(next.root))'; a new root takes a restart of the agent", reason: reason)
         }
         policy = next
         for (id, cgroup) in tracked {

@@ -16,14 +16,17 @@ public enum CgroupChange: Equatable, Sendable {
 /// appears; what was made below it before its watch existed is found by reading it then.
 public final class CgroupTreeWatcher {
     public let mount: String
+    /// The top of the watched tree, below the mount ("" for the whole tree).
+    public let top: String
     public let descriptor: Int32
     private var pathsByWatch: [Int32: String] = [:]
     private var cgroups: [String: (watch: Int32, id: UInt64)] = [:]
 
     private static let directoryEvents = UInt32(IN_CREATE) | UInt32(IN_DELETE) | UInt32(IN_ONLYDIR)
 
-    public init(mount: String) throws(SystemError) {
+    public init(mount: String, top: String = "") throws(SystemError) {
         self.mount = mount
+        self.top = top
         descriptor = try checked(inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)), "cannot start inotify")
     }
 
@@ -32,13 +35,13 @@ public final class CgroupTreeWatcher {
     /// Every cgroup now watched, by path.
     public var tracked: [String: UInt64] { cgroups.mapValues(\.id) }
 
-    /// Watches the whole tree and returns every cgroup in it (the root first, parents before
+    /// Watches the whole tree and returns every cgroup in it (the top first, parents before
     /// children). Called again after an overflow, it returns the tree as it is now, and the
     /// watches of vanished cgroups are dropped.
     public func scan() throws(SystemError) -> [CgroupChange] {
         var changes: [CgroupChange] = []
         let before = cgroups
-        try add("", into: &changes)
+        try add(top, into: &changes)
         for (path, cgroup) in before where !Files.isDirectory(absolute(path)) {
             cgroups[path] = nil
             pathsByWatch[cgroup.watch] = nil
