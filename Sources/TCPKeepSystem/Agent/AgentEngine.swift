@@ -87,7 +87,7 @@ public final class AgentEngine {
 
         let watcher = try CgroupTreeWatcher(mount: mount, top: policy.root)
         let policyWatch = try PolicyFileWatch(path: configuration.policyPath)
-        apply(try watcher.scan())
+        apply(try watcher.scan(), announce: false)
         try reconcile()
         let listen = configuration.listen ?? policy.listen ?? .standard
         let server = try MetricsServer(listen: listen, source: AgentMetricsSource(health: health, ready: ready, extra: extraMetrics))
@@ -126,10 +126,10 @@ public final class AgentEngine {
                 let changes = try watcher.changes()
                 if changes.contains(.overflowed) {
                     logger.warning("the cgroup tree's event queue overflowed; reading the tree again")
-                    apply(try watcher.scan())
+                    apply(try watcher.scan(), announce: true)
                     try reconcile()
                 } else {
-                    apply(changes)
+                    apply(changes, announce: true)
                 }
             }
             if descriptors[2].revents != 0, policyWatch.drain() {
@@ -139,16 +139,17 @@ public final class AgentEngine {
         }
     }
 
-    /// Tracks each change and writes its map entry at once.
-    private func apply(_ changes: [CgroupChange]) {
+    /// Tracks each change and writes its map entry at once; `announce` logs each cgroup
+    /// matched (not the first scan's, which the summary line counts).
+    private func apply(_ changes: [CgroupChange], announce: Bool) {
         for change in changes {
             switch change {
             case .appeared(let path, let id):
                 let entry = policy.entry(for: workload(path))
                 tracked[id] = (path, entry)
                 write(id, entry)
-                if let entry, !path.isEmpty {
-                    logger.debug("cgroup matched", metadata: ["cgroup": "\(path)", "entry": "\(policy.label(of: entry))"])
+                if announce, let entry {
+                    logger.info("cgroup matched", metadata: ["cgroup": "\(path)", "entry": "\(policy.label(of: entry))"])
                 }
             case .vanished(_, let id):
                 if tracked.removeValue(forKey: id)?.entry != nil { remove(id) }
