@@ -78,7 +78,7 @@ struct AgentPolicyTests {
         ("rules:\n  - match: {cgroup: a}\n    enforce: yes\n", 3, 14, "true or false"),
         ("rules:\n  - profile: lan\n", 2, 5, "needs `match:`"),
         ("listen: localhost:80\nrules: []\n", 1, 9, "not an IPv4 address"),
-        ("listen: 127.0.0.1:0\nrules: []\n", 1, 9, "1 to 65535"),
+        ("listen: 127.0.0.1:70000\nrules: []\n", 1, 9, "to 65535"),
         ("default: {profile: lan}\n", 1, 1, "`rules:` is missing"),
         ("rules: [\n", 2, 1, "not valid YAML"),
         ("rules:\n  - match: {cgroup: a}\n    \"x\\u001b[31m\": 1\n", 3, 5, "'x\\u{1B}[31m'"),

@@ -163,8 +163,8 @@ public struct ListenAddress: Equatable, Sendable, CustomStringConvertible {
                 throw SettingsError("'\(text)': the address is not an IPv4 address (a name is not resolved; IPv6 goes in brackets)")
             }
         }
-        guard let port = parseWholeNumber(String(portPart)), (1...65535).contains(port) else {
-            throw SettingsError("'\(text)': the port must be 1 to 65535")
+        guard let port = parseWholeNumber(String(portPart)), (0...65535).contains(port) else {
+            throw SettingsError("'\(text)': the port must be 0 (any free port, which the log names) to 65535")
         }
         self.init(host: String(hostPart), port: port)
     }

@@ -96,7 +96,7 @@ public final class AgentEngine {
             logger.notice("the metrics endpoint listens beyond this host", metadata: ["listen": "\(listen)"])
         }
         ready.withLockedValue { $0 = true }
-        logger.info("policy applied", metadata: summary())
+        logger.info("policy applied", metadata: summary().merging(["listen": "\(server.address)"]) { $1 })
         try ServiceNotification().send("READY=1\nSTATUS=policy applied, \(tracked.count) cgroups watched")
 
         var descriptors = [
