@@ -105,6 +105,7 @@ bench: build
 	bench/socket-overhead $(SHIM)
 	bench/audit-connections.py $(BIN)/tcpkeep
 	bench/kernel-mode
+	bench/agent $(BIN)/tcpkeep
 
 # The redis cluster bus before and after tcpkeep, in under a minute.
 demo: build
