@@ -26,6 +26,9 @@ struct AgentCommand: TCPKeepSubcommand {
         transform: { text in try ListenAddress(parsing: text) })
     var listen: ListenAddress?
 
+    @Flag(help: "Check the policy file and exit: 0 when it is accepted, 2 naming the line and column of its first mistake.")
+    var check = false
+
     @Flag(help: "Detach and remove the agent's program, map and pins, then exit (0 also when there is nothing).")
     var uninstall = false
 
@@ -33,13 +36,18 @@ struct AgentCommand: TCPKeepSubcommand {
         guard (config != nil) != uninstall else {
             throw ValidationError("give --config FILE to run the agent, or --uninstall alone")
         }
-        if uninstall && listen != nil { throw ValidationError("--uninstall takes no --listen") }
+        if uninstall && (listen != nil || check) { throw ValidationError("--uninstall takes no --listen or --check") }
     }
 
     func execute() throws -> Int32 {
         if uninstall {
             let removed = try uninstallAgent()
             Output.standardOutput.write(removed.isEmpty ? "nothing to remove: the agent has no program, map or pins\n" : removed.map { "removed \($0)\n" }.joined())
+            return 0
+        }
+        if check {
+            let policy = try checkAgentPolicy(at: config!)
+            Output.standardOutput.write("\(config!): \(policy.rules.count) rules, \(policy.fallback == nil ? "no default" : "a default"): accepted\n")
             return 0
         }
         LoggingSystem.bootstrap { _ in AgentLogHandler() }

@@ -201,6 +201,20 @@ struct AgentTests {
         #expect(second.status == 0 && second.stdout.contains("nothing to remove"), "\(second)")
     }
 
+    @Test("the shipped example policy passes --check; the shipped unit passes systemd-analyze verify with nothing on stderr")
+    func shippedFiles() throws {
+        let example = try runProcess([Artifacts.tcpkeep, "agent", "--config", Artifacts.source("systemd/tcpkeep-agent.yaml"), "--check"])
+        #expect(example.status == 0 && example.stdout.contains("3 rules, a default: accepted"), "\(example)")
+        try requireProgram("systemd-analyze")
+        let unit = try String(contentsOfFile: Artifacts.source("systemd/tcpkeep-agent.service"), encoding: .utf8)
+        let staged = Artifacts.scratch.appendingPathComponent("agent-unit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: staged, withIntermediateDirectories: true)
+        let path = staged.appendingPathComponent("tcpkeep-agent.service").path
+        try unit.replacingOccurrences(of: "/usr/local/bin/tcpkeep", with: Artifacts.tcpkeep).write(toFile: path, atomically: true, encoding: .utf8)
+        let verified = try runProcess(["systemd-analyze", "verify", path])
+        #expect(verified.status == 0 && verified.stderr.isEmpty, "\(verified)")
+    }
+
     @Test("a policy refused at start: exit status 2, the line and column named, nothing attached")
     func refusedAtStart() throws {
         let path = try write("rules:\n  - match: {cgroup: \"a/**b\"}\n")
@@ -208,6 +222,8 @@ struct AgentTests {
         #expect(result.status == 2)
         #expect(result.stderr.contains("line 2, column 21"), "\(result)")
         #expect(!FileManager.default.fileExists(atPath: "/sys/fs/bpf/tcpkeep/agent"))
+        let checked = try runProcess([Artifacts.tcpkeep, "agent", "--config", path, "--check"])
+        #expect(checked.status == 2 && checked.stderr.contains("line 2, column 21"), "\(checked)")
     }
 }
 

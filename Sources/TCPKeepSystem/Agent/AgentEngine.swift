@@ -56,18 +56,8 @@ public final class AgentEngine {
         self.configuration = configuration
         self.logger = logger
         self.extraMetrics = extraMetrics
-        let text = try Self.readPolicy(configuration.policyPath)
-        lastText = text
-        do {
-            policy = try parsePolicy(text)
-        } catch {
-            throw AgentError("\(configuration.policyPath): \(error)")
-        }
-    }
-
-    private static func readPolicy(_ path: String) throws -> String {
-        guard let text = try Files.readText(path) else { throw AgentError("\(path): no such file") }
-        return text
+        lastText = try readPolicyFile(configuration.policyPath)
+        policy = try agentPolicy(fromText: lastText, path: configuration.policyPath)
     }
 
     /// The cgroup the policy names as its root, below the mount.
@@ -203,7 +193,7 @@ public final class AgentEngine {
     private func reload(because reason: String, force: Bool) {
         let text: String
         do {
-            text = try Self.readPolicy(configuration.policyPath)
+            text = try readPolicyFile(configuration.policyPath)
         } catch {
             return refuse("\(error)", reason: reason)
         }
@@ -211,9 +201,9 @@ public final class AgentEngine {
         lastText = text
         let next: AgentPolicy
         do {
-            next = try parsePolicy(text)
+            next = try agentPolicy(fromText: text, path: configuration.policyPath)
         } catch {
-            return refuse("\(configuration.policyPath): \(error)", reason: reason)
+            return refuse("\(error)", reason: reason)
         }
         guard next.root == policy.root else {
             return refuse("\(configuration.policyPath): `root:` changed from '\(loggable(policy.root))' to '\(loggable(next.root))'; a new root takes a restart of the agent", reason: reason)

@@ -14,3 +14,22 @@ public func runAgent(_ configuration: AgentConfiguration, logger: Logger) throws
     let map = try AgentKernelMap(root: root)
     return try engine.run(mount: mount, map: map)
 }
+
+/// `tcpkeep agent --config FILE --check`: the policy file read and parsed, nothing else done.
+public func checkAgentPolicy(at path: String) throws -> AgentPolicy {
+    try agentPolicy(fromText: try readPolicyFile(path), path: path)
+}
+
+func readPolicyFile(_ path: String) throws -> String {
+    guard let text = try Files.readText(path) else { throw AgentError("\(path): no such file") }
+    return text
+}
+
+/// The policy in a file's text; a refusal names the file, line and column.
+func agentPolicy(fromText text: String, path: String) throws(AgentError) -> AgentPolicy {
+    do {
+        return try parsePolicy(text)
+    } catch {
+        throw AgentError("\(path): \(error)")
+    }
+}
