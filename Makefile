@@ -36,12 +36,34 @@ POLICIES = tcpkeep-agent.yaml
 # Written by hand; installed in unitdir with the binary's path under PREFIX.
 UNITS = tcpkeep-audit.service tcpkeep-audit.timer tcpkeep-kernel@.service tcpkeep-agent.service
 
+# make shims: libtcpkeep.so for each ABI, from the one source. SwiftPM's BuildShim plugin links the
+# native one (the host's, gcc -dumpmachine); the others come from Debian's cross compilers and
+# musl wrappers, each named TRIPLET-gcc (scripts/install-deps shims). doc/images.md says which
+# image takes which.
+SHIM_ABIS = x86_64-linux-gnu x86_64-linux-musl aarch64-linux-gnu aarch64-linux-musl
+SHIM_NATIVE := $(shell gcc -dumpmachine 2>/dev/null)
+SHIMDIR = .build/shims
+SHIMS = $(foreach abi,$(SHIM_ABIS),$(SHIMDIR)/$(abi)/libtcpkeep.so)
+# The BuildShim plugin's flags, with gcc: keep them in step. The version script exports socket
+# and setsockopt alone, whatever the start files define (musl's crti.o makes _init and _fini
+# global). On aarch64, atomics are inlined rather than left to libgcc's outline helpers, whose
+# constructor would read the auxiliary vector in every process the shim is loaded into.
+SHIM_CFLAGS = -std=gnu11 -O2 -gdwarf-4 -fPIC -shared -fvisibility=hidden -Wall -Wextra -Werror \
+	-D_FORTIFY_SOURCE=2 -fstack-protector-strong -Wl,-z,relro,-z,now -Wl,--as-needed \
+	-Wl,--version-script=$(SHIMDIR)/exports.map -I Sources/CLinux/include
+SHIM_CFLAGS_aarch64 = -mno-outline-atomics
+# The installed musl shim of the host's architecture, beside the glibc one.
+MUSL_SHIM = $(SHIMDIR)/$(subst -gnu,-musl,$(SHIM_NATIVE))/libtcpkeep.so
+# make dist-shims: the four, stripped as make install strips, with SHA256SUMS.
+DISTDIR ?= .build/dist
+
 # make deb: the Debian revision after the CLI's version, and where the package is written.
 DEB_REVISION ?= 1
 DEBDIR ?= .build/deb
 
 .PHONY: all build build-deps deps test check check-progress check-install check-manual check-deb \
 	check-systemd check-kernel check-sock-diag check-alerts check-docs check-minimal-build \
+	shims check-shims check-images dist-shims \
 	bench demo fuzz examples install uninstall deb clean
 
 all: build
@@ -54,7 +76,7 @@ build-deps:
 	@scripts/install-deps build
 
 deps:
-	scripts/install-deps build test
+	scripts/install-deps build test shims
 
 # The packaging checks (an install into a scratch DESTDIR, the man page, the .deb), then every
 # test, the sanitizer and valgrind runs of the shim included. The tests use Swift Testing alone.
@@ -65,12 +87,52 @@ test: deps
 	$(SWIFT) test --disable-xctest
 
 check: check-install check-manual check-deb check-systemd check-progress check-kernel check-sock-diag check-alerts \
-	check-docs check-minimal-build
+	check-docs check-minimal-build check-shims check-images
 
 # $(call as-root,CHECK,COMMAND): COMMAND, as root; another user skips it, with a word, but CI does not.
 as-root = if [ "$$(id -u)" = 0 ]; then $(2); \
 	elif [ "$${CI:-}" = true ]; then echo "$(1): CI runs as root, and this check must not be skipped"; exit 1; \
 	else echo "$(1): skipped: needs root"; fi
+
+shims: $(SHIMS)
+
+$(SHIMDIR)/exports.map:
+	@mkdir -p $(@D)
+	printf '{\n\tglobal: socket; setsockopt;\n\tlocal: *;\n};\n' >$@
+
+$(SHIMDIR)/%/libtcpkeep.so: shim/tcpkeep.c Sources/CLinux/include/tcpkeep_options.h $(SHIMDIR)/exports.map
+	@scripts/install-deps $(if $(filter $(MUSL_SHIM),$@),musl,shims)
+	@mkdir -p $(@D)
+	$*-gcc $(SHIM_CFLAGS) $(SHIM_CFLAGS_$(firstword $(subst -, ,$*))) -o $@ shim/tcpkeep.c
+
+# The native one is SwiftPM's, as make install and tcpkeep run use it.
+$(SHIMDIR)/$(SHIM_NATIVE)/libtcpkeep.so: build
+	@mkdir -p $(@D)
+	cp $(SHIM) $@
+
+# Each shim preloaded into a probe linked for its ABI, aarch64 under qemu-user: the native
+# tests' contract (Tests/Programs/shim_abi_check.sh), and what each shim links and exports.
+check-shims: shims
+	@scripts/install-deps shims
+	Tests/Programs/shim_abi_check.sh $(SHIMDIR) $(SHIM_ABIS)
+
+# doc/images.md's Containerfiles and pod spec, built and run with podman from locally made bases
+# (Tests/Programs/images_check.sh, as root).
+check-images: shims
+	@$(call as-root,check-images,Tests/Programs/images_check.sh $(SHIMDIR))
+
+dist-shims: shims
+	@version=$$($(BIN)/tcpkeep --version | head -n 1) && name=tcpkeep-shims-$$version && \
+	stage=$(DISTDIR)/$$name && rm -rf "$$stage" && \
+	for abi in $(SHIM_ABIS); do \
+		install -D -m 644 $(SHIMDIR)/$$abi/libtcpkeep.so "$$stage/$$abi/libtcpkeep.so" && \
+		$${abi%%-*}-linux-gnu-strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+			"$$stage/$$abi/libtcpkeep.so" || exit 1; \
+	done && \
+	(cd "$$stage" && sha256sum */libtcpkeep.so >SHA256SUMS) && \
+	tar -C $(DISTDIR) --sort=name --owner=0 --group=0 --numeric-owner \
+		--mtime=@$$(git log -1 --format=%ct 2>/dev/null || date +%s) -czf $(DISTDIR)/$$name.tar.gz $$name && \
+	echo "dist-shims: wrote $(DISTDIR)/$$name.tar.gz" && cat "$$stage/SHA256SUMS"
 
 # Kernel mode's C loader against the running kernel: the BPF programs attached to test cgroups,
 # static and Go clients, enforce, refusals, rollback (bpf/test/run.sh, as root).
@@ -118,13 +180,15 @@ examples: build
 
 # Installs the release build as it is: nothing here relinks it. The binary is stripped, the
 # shim stripped of what no relocation needs; STRIP=: installs them unstripped.
-install: build
-	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(pkglibdir) $(DESTDIR)$(pkgdatadir) $(DESTDIR)$(unitdir) $(DESTDIR)$(man1dir) \
+install: build $(MUSL_SHIM)
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(pkglibdir) $(DESTDIR)$(pkglibdir)/musl $(DESTDIR)$(pkgdatadir) $(DESTDIR)$(unitdir) $(DESTDIR)$(man1dir) \
 		$(DESTDIR)$(bashcompdir) $(DESTDIR)$(zshcompdir) $(DESTDIR)$(fishcompdir)
 	install -m 755 $(BIN)/tcpkeep $(DESTDIR)$(bindir)/tcpkeep
 	$(STRIP) --remove-section=.comment --remove-section=.note $(DESTDIR)$(bindir)/tcpkeep
 	install -m 644 $(SHIM) $(DESTDIR)$(pkglibdir)/libtcpkeep.so
 	$(STRIP) --strip-unneeded --remove-section=.comment --remove-section=.note $(DESTDIR)$(pkglibdir)/libtcpkeep.so
+	install -m 644 $(MUSL_SHIM) $(DESTDIR)$(pkglibdir)/musl/libtcpkeep.so
+	$(STRIP) --strip-unneeded --remove-section=.comment --remove-section=.note $(DESTDIR)$(pkglibdir)/musl/libtcpkeep.so
 	@scratch=$$(mktemp -d) && trap 'rm -rf "$$scratch"' EXIT && \
 	echo "scripts/generate-examples $(BIN)/tcpkeep $$scratch $(pkglibdir)/libtcpkeep.so" && \
 	scripts/generate-examples $(BIN)/tcpkeep "$$scratch" $(pkglibdir)/libtcpkeep.so && \
@@ -147,12 +211,12 @@ install: build
 	install -m 644 $(addprefix systemd/,$(POLICIES)) $(DESTDIR)$(pkgdatadir)/
 
 uninstall:
-	rm -f $(DESTDIR)$(bindir)/tcpkeep $(DESTDIR)$(pkglibdir)/libtcpkeep.so
+	rm -f $(DESTDIR)$(bindir)/tcpkeep $(DESTDIR)$(pkglibdir)/libtcpkeep.so $(DESTDIR)$(pkglibdir)/musl/libtcpkeep.so
 	rm -f $(addprefix $(DESTDIR)$(pkgdatadir)/,$(EXAMPLES) $(POLICIES)) $(addprefix $(DESTDIR)$(unitdir)/,$(UNITS))
 	rm -f $(DESTDIR)$(bashcompdir)/tcpkeep $(DESTDIR)$(zshcompdir)/_tcpkeep \
 		$(DESTDIR)$(fishcompdir)/tcpkeep.fish $(DESTDIR)$(man1dir)/tcpkeep.1
 	-rmdir $(sort $(dir $(addprefix $(DESTDIR)$(pkgdatadir)/,$(EXAMPLES)))) $(DESTDIR)$(pkgdatadir) \
-		$(DESTDIR)$(pkglibdir) 2>/dev/null
+		$(DESTDIR)$(pkglibdir)/musl $(DESTDIR)$(pkglibdir) 2>/dev/null
 
 # make install into a scratch DESTDIR, checked, then make uninstall (scripts/check-install).
 check-install:

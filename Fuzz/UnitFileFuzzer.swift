@@ -6,7 +6,8 @@ public func fuzzUnitFile(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = environmentPreload(entries)
     _ = serviceProgram(entries)
     _ = showEnvironmentPreload(text)
-    _ = systemdUnit(fromCgroup: text)
+    let cgroups = ProcessCgroups(parsing: text)
+    _ = (systemdUnit(in: cgroups), containerIdentity(in: cgroups))
     if let unit = try? UnitName(text) {
         _ = (unit.template, unit.dropInDirectoryNames, unit.socketUnit)
     }

@@ -166,25 +166,31 @@ static int is_tcp(int domain, int type, int protocol)
 	       (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP);
 }
 
-/* The errno's name: a constant string, unlike strerror's, which may format into a buffer. */
+/* The name of an errno setsockopt may return, as a constant string: strerror may format
+ * into a buffer, and glibc's strerrorname_np exists in neither musl nor glibc before 2.32. */
 static const char *error_name(int err)
 {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
-	const char *name = strerrorname_np(err);
-	return name != NULL ? name : "an unknown error";
-#else
-	(void)err;
-	return "see errno";
-#endif
+	switch (err) {
+	case EBADF: return "EBADF";
+	case EFAULT: return "EFAULT";
+	case EINVAL: return "EINVAL";
+	case ENOMEM: return "ENOMEM";
+	case ENOPROTOOPT: return "ENOPROTOOPT";
+	case ENOTSOCK: return "ENOTSOCK";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EPERM: return "EPERM";
+	default: return NULL;
+	}
 }
 
 static void report_failure(int fd, int protocol, int index, const char *name)
 {
 	int err = errno;
-	if (config.log >= LOG_ERROR &&
-	    !__atomic_exchange_n(&failure_reported[index], 1, __ATOMIC_RELAXED))
-		say("tcpkeep: fd %d (%s): setting %s failed: %s (reported once)", fd,
-		    protocol == IPPROTO_MPTCP ? "MPTCP" : "TCP", name, error_name(err));
+	if (config.log < LOG_ERROR || __atomic_exchange_n(&failure_reported[index], 1, __ATOMIC_RELAXED))
+		return;
+	const char *error = error_name(err);
+	say("tcpkeep: fd %d (%s): setting %s failed: %s%.0d (reported once)", fd,
+	    protocol == IPPROTO_MPTCP ? "MPTCP" : "TCP", name, error != NULL ? error : "errno ", error != NULL ? 0 : err);
 }
 
 static void report_configured(int fd, int domain)

@@ -77,31 +77,13 @@ struct AuditCommand: TCPKeepSubcommand {
         selection.units = Set(units)
         selection.allStates = all
         let request = AuditRequest(
-            netnsOf: netnsOf, allNamespaces: allNamespaces, selection: selection, maxIdle: maxIdle, exact: exact, source: source, owners: owners)
-        // Written as the connections are classified, through a buffer, to standard output or to
-        // a temporary file that replaces --output once complete.
-        var out = try output.map { path throws(SystemError) in try BufferedOutput(replacing: path) } ?? BufferedOutput()
-        var writer = format.makeWriter()
-        let summary: AuditSummary
-        do {
-            summary = try auditConnections(request, expecting: { writer.reserve($0) }) { writer.add($0, to: &out) }
-            writer.finish(summary, to: &out)
-            try out.commit()
-        } catch {
-            out.discard()
-            throw error
-        }
-        if source == nil, let fallback = summary.namespaces.first(where: { $0.source == .proc && $0.note != nil }) {
-            warn("\(fallback.note!): read /proc instead")
-        }
-        if let note = summary.ownersNote { warn("BPF iterator: \(note): found processes through /proc/PID/fd instead") }
-        guard check else { return 0 }
-        switch summary.checkVerdict(for: selection) {
-        case .pass: return 0
-        case .fail: return 1
-        case .nothingSelected:
-            throw ValidationError("--check: no connection matched the selection, and a check over nothing proves nothing (is a --process, --unit, --pid or --port misspelled?)")
-        case .cannotVouch(let reason): throw ValidationError(reason)
-        }
+            netnsOf: netnsOf, allNamespaces: allNamespaces, selection: selection, maxIdle: maxIdle, exact: exact, source: source, owners: owners,
+            check: check)
+        var out = try FormattedAudit(format, replacing: output)
+        let result = try runAudit(request, into: &out)
+        result.warnings.forEach(warn)
+        guard let verdict = result.verdict else { return 0 }
+        if let refusal = verdict.refusal { return refuse(refusal) }
+        return verdict == .fail ? 1 : 0
     }
 }

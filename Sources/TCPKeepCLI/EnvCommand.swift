@@ -11,9 +11,13 @@ struct EnvCommand: TCPKeepSubcommand {
 
     @OptionGroup var settings: ShimSettingsOptions
 
+    @Option(name: .customLong("for"), help: ArgumentHelp("The shim that fits this program (a musl one gets the musl shim).", valueName: "program"))
+    var program: String?
+
     func execute() throws -> Int32 {
+        let library = try program.map(locateShim(forProgram:)) ?? locateShim()
         let variables = launchEnvironment(
-            settings: try settings.settings(), library: try locateShim(), existingPreload: environmentValue("LD_PRELOAD"))
+            settings: try settings.settings(), library: library, existingPreload: environmentValue("LD_PRELOAD"))
         Output.standardOutput.write(exportLines(variables))
         return 0
     }

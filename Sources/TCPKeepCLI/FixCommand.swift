@@ -38,18 +38,9 @@ struct FixCommand: TCPKeepSubcommand {
 
     func execute() throws -> Int32 {
         let settings = try timing.resolve(userTimeout: timeout.userTimeout)
-        let fixed = try fixConnections(
-            FixRequest(pid: pid, ports: ports, listeners: listeners, settings: settings, dryRun: dryRun))
-        guard !fixed.isEmpty else {
-            Output.standardOutput.write(nothingToChangeText(pid: pid, ports: ports, listeners: listeners))
-            return 0
-        }
-        if setsKeepaliveAlone(settings) {
-            warn("no keepalive values given: only SO_KEEPALIVE is set, and the system's timing (net.ipv4.tcp_keepalive_time, _intvl, _probes) applies")
-        }
-        Output.standardOutput.write(formatFixReport(pid: pid, settings: settings, fixed: fixed, dryRun: dryRun))
-        let failed = fixed.filter { $0.failure != nil }.count
-        if failed > 0 { warn("\(failed) connection\(failed == 1 ? "" : "s") could not be changed") }
-        return failed > 0 ? 1 : 0
+        let result = try runFix(FixRequest(pid: pid, ports: ports, listeners: listeners, settings: settings, dryRun: dryRun))
+        Output.standardOutput.write(result.report)
+        result.warnings.forEach(warn)
+        return result.failed > 0 ? 1 : 0
     }
 }

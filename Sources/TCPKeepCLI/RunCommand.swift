@@ -10,7 +10,8 @@ struct RunCommand: TCPKeepSubcommand {
             tcpkeep replaces itself with the program (same PID, so signals and the exit status are \
             the program's), with libtcpkeep.so put in front of any LD_PRELOAD already set. Settings \
             not given on the command line keep the values of KEEPIDLE, KEEPINTVL, KEEPCNT and \
-            TCPKEEP_USER_TIMEOUT in the environment, or the system's.
+            TCPKEEP_USER_TIMEOUT in the environment, or the system's. A musl program gets the musl \
+            shim; tcpkeep refuses to preload a shim built for another C library or architecture.
             """
     )
 
@@ -37,7 +38,7 @@ struct RunCommand: TCPKeepSubcommand {
         let settings = try settings.settings()
         try checkInheritedSettings(overriddenBy: settings)
         let variables = launchEnvironment(
-            settings: settings, library: try locateShim(), existingPreload: environmentValue("LD_PRELOAD"))
+            settings: settings, library: try locateShim(forProgram: program[0]), existingPreload: environmentValue("LD_PRELOAD"))
         try replaceProcess(with: program, environment: variables)
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TCPKeepCore
 import TCPKeepSystem
 
 #if canImport(Glibc)
@@ -20,7 +21,10 @@ struct TCPKeepCommand: ParsableCommand {
     /// Usage errors exit 2, as the shell's own tools do, not ArgumentParser's 64.
     static func main() {
         if Array(CommandLine.arguments.dropFirst()) == ["--version"] {
-            Output.standardOutput.write(versionText(version: configuration.version, shim: Result(catching: locateShim)))
+            let shims = [ShimABI.native, ShimABI(ShimABI.native.architecture, .musl)].map { abi in
+                (abi, Result { () throws(ShimNotFound) in try locateShim(for: abi) })
+            }
+            Output.standardOutput.write(versionText(version: configuration.version, shims: shims))
             return
         }
         do {
@@ -36,12 +40,15 @@ struct TCPKeepCommand: ParsableCommand {
     }
 }
 
-/// `--version`: the version, and the shim this tcpkeep would preload.
-func versionText(version: String, shim: Result<String, ShimNotFound>) -> String {
-    switch shim {
-    case .success(let path): "\(version)\nshim: \(path)\n"
-    case .failure(let error): "\(version)\nshim: none found (\(error))\n"
-    }
+/// `--version`: the version, and the shims this tcpkeep would preload: into the host's
+/// programs, and into musl ones.
+func versionText(version: String, shims: [(abi: ShimABI, found: Result<String, ShimNotFound>)]) -> String {
+    version + "\n" + shims.map { shim in
+        switch shim.found {
+        case .success(let path): "shim: \(path) (\(shim.abi) programs)\n"
+        case .failure(let error): "shim: none found for \(shim.abi) programs (\(error))\n"
+        }
+    }.joined()
 }
 
 /// A tcpkeep command: it wires its options to an engine, and picks its exit status in one place.
@@ -62,9 +69,15 @@ extension TCPKeepSubcommand {
         do {
             status = try execute()
         } catch {
-            Output.standardError.write("tcpkeep: \(error)\n")
-            throw ExitCode(Self.exitStatus(for: error))
+            status = refuse("\(error)", status: Self.exitStatus(for: error))
         }
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Says on standard error, on one line, why the run ends without an answer, and returns
+    /// its exit status: an error, or a verdict that is none (a check that cannot vouch).
+    func refuse(_ message: String, status: Int32 = 2) -> Int32 {
+        Output.standardError.write("tcpkeep: \(terminalSafe(message))\n")
+        return status
     }
 }

@@ -19,6 +19,8 @@ public struct BufferedOutput: AuditOutputStream {
     /// For a file: its path and the temporary file's.
     private let path: String?
     private let temporary: String?
+    /// Whether the file's descriptor was closed, by `commit` or `discard`: neither closes it twice.
+    private var closed = false
 
     /// Standard output.
     public init() {
@@ -28,14 +30,19 @@ public struct BufferedOutput: AuditOutputStream {
         buffer.reserveCapacity(Self.capacity)
     }
 
-    /// A new file replacing `path`; its directory must exist.
-    public init(replacing path: String) throws(SystemError) {
+    /// A new file replacing `path`. Its directory must exist, or is made with
+    /// `creatingDirectories`.
+    public init(replacing path: String, creatingDirectories: Bool = false) throws(SystemError) {
         guard !path.hasSuffix("/"), path.split(separator: "/").last != nil else {
             throw SystemError("cannot write '\(path)'", code: EISDIR)
         }
         let path = Files.absolutePath(path)
         let directory = Files.parent(of: path)
-        guard Files.isDirectory(directory) else { throw SystemError("cannot write \(path)", code: ENOENT) }
+        if creatingDirectories {
+            try Files.makeDirectories(directory)
+        } else if !Files.isDirectory(directory) {
+            throw SystemError("cannot write \(path)", code: ENOENT)
+        }
         var template = Array("\(directory)/.\(path.split(separator: "/").last!).XXXXXX".utf8CString)
         fd = try checked(mkstemp(&template), "cannot create a file in \(directory)")
         temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -66,27 +73,21 @@ public struct BufferedOutput: AuditOutputStream {
 
     private mutating func writeOut(_ bytes: UnsafeRawBufferPointer) {
         guard failure == nil else { return }
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else {
-                let code = written < 0 ? errno : EIO
-                failure = SystemError("cannot write \(path ?? "to standard output")", code: code)
-                return
-            }
-            offset += written
-        }
+        let code = writeAll(bytes, to: fd)
+        if code != 0 { failure = SystemError("cannot write \(path ?? "to standard output")", code: code) }
     }
 
     /// Writes out what is buffered; for a file, makes it the file at `path` (mode 0644, synced).
     public mutating func commit() throws(SystemError) {
         flush()
-        guard let path, let temporary else {
+        guard let path, let temporary, !closed else {
             if let failure { throw failure }
             return
         }
-        defer { close(fd) }
+        defer {
+            close(fd)
+            closed = true
+        }
         do throws(SystemError) {
             if let failure { throw failure }
             try checked(fchmod(fd, 0o644), "cannot write \(path)")
@@ -99,10 +100,12 @@ public struct BufferedOutput: AuditOutputStream {
         Files.syncDirectory(Files.parent(of: path))
     }
 
-    /// Drops the temporary file of an output that will not be committed.
-    public func discard() {
-        guard let temporary else { return }
+    /// Drops the temporary file of an output that will not be committed; after `commit`, which
+    /// removed it already on failure, nothing.
+    public mutating func discard() {
+        guard let temporary, !closed else { return }
         close(fd)
+        closed = true
         unlink(temporary)
     }
 }

@@ -1,3 +1,4 @@
+import CTCPKeepBPF
 import TCPKeepCore
 
 #if canImport(Glibc)
@@ -19,8 +20,19 @@ public func inspectProgram(_ name: String) throws -> DoctorReport {
     guard let path = candidates.first else { throw DoctorError(description: "\(name): command not found in PATH") }
     let checked = try checkProgram(at: path, searchPath: searchPath)
     var report = DoctorReport(target: DoctorTarget(kind: .program, name: name, path: checked.path), obstacles: checked.obstacles)
-    report.notes += scriptNotes(checked)
+    report.notes += scriptNotes(checked) + neededShimNotes(checked)
     return report.advisingKernelMode()
+}
+
+/// Which of the shims the program (a script's interpreter) needs, and whether it is installed.
+private func neededShimNotes(_ checked: ProgramCheck) -> [String] {
+    guard let bytes = fileHead(checked.interpreter ?? checked.path) else { return [] }
+    switch programShimABI(bytes) {
+    case .success(let abi): return [neededShimNote(abi, installedAt: installedShim(for: abi))]
+    // A static program's obstacle says it all.
+    case .failure where checked.obstacles.contains(.staticallyLinked): return []
+    case .failure(let unfit): return ["no tcpkeep shim fits it: \(unfit)"]
+    }
 }
 
 /// For a script, what runs it.
@@ -49,15 +61,29 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
     var target = target
     target.pid = pid
     var report = DoctorReport(target: target, obstacles: [])
-    report.kernel = kernelAttachment(covering: pid)
+    do {
+        report.kernel = try kernelAttachment(covering: pid)
+    } catch {
+        report.notes.append("whether kernel mode covers it cannot be told: \(error)")
+    }
     if let executable = Files.readLink("/proc/\(pid)/exe") {
         report.target.path = report.target.path ?? executable
         // The running image, even when the file on disk was replaced or deleted.
-        report.obstacles = (try? checkProgram(at: "/proc/\(pid)/exe", searchPath: systemdExecSearchPath))?.obstacles ?? []
+        do {
+            report.obstacles = try checkProgram(at: "/proc/\(pid)/exe", searchPath: systemdExecSearchPath).obstacles
+        } catch {
+            report.notes.append("its program cannot be judged: \(error)")
+        }
     }
+    // Without a shim of its own to name, any mapped libtcpkeep.so is found by its file name.
     let shim = mappedShim(maps: maps, library: try? locateShim())
     report.shimLoaded = shim != nil
-    var environment = (try? Files.read("/proc/\(pid)/environ"))?.map(shimVariables(environ:))
+    var environment: [ShimVariable]?
+    do {
+        environment = try Files.read("/proc/\(pid)/environ").map(shimVariables(environ:))
+    } catch {
+        report.notes.append("its environment cannot be read: \(error)")
+    }
     if shim != nil, let variables = environment, !variables.contains(where: { $0.name == "LD_PRELOAD" }) {
         report.notes.append("the shim is loaded but LD_PRELOAD is not in /proc/\(pid)/environ: the process overwrote its environment area (redis does, for its process title), so the settings cannot be read there")
         environment = nil
@@ -65,19 +91,27 @@ private func inspectProcess(_ pid: Int32, target: DoctorTarget) throws -> Doctor
     let exact = (try? requirePtraceRights("doctor")) != nil
     var selection = AuditSelection()
     selection.pids = [pid]
-    let connections: ConnectionAudit
+    // The process's own namespace, read from /proc: a few sockets.
+    var request = AuditRequest(netnsOf: pid, selection: selection, exact: exact, source: .proc)
+    var connections = CollectedConnections()
+    var audit: AuditResult
     do {
-        connections = try ConnectionAudit(netDirectory: "/proc/\(pid)/net", selection: selection, maxIdle: nil, exact: exact)
+        audit = try runAudit(request, into: &connections)
     } catch where exact {
         // Only reading the sockets' own options can fail here and not below: a /proc
         // error fails the second attempt too, and is reported.
         report.notes.append("each socket's own options could not be read (pidfd_getfd refused); the verdicts come from the kernel's timers")
-        connections = try ConnectionAudit(netDirectory: "/proc/\(pid)/net", selection: selection, maxIdle: nil, exact: false)
+        request.exact = false
+        audit = try runAudit(request, into: &connections)
     }
-    report.connections = connections.report
-    let read = exact && connections.report.connections.contains { $0.options != nil }
-    report.settings = DoctorSettings(environment: environment, sockets: read ? socketOptionGroups(connections.report) : nil)
-    if !exact {
+    report.notes += audit.warnings
+    // One process's /proc/PID/net: how it was read and mapped is no news.
+    audit.summary.namespaces = []
+    audit.summary.owners = nil
+    report.connections = audit.summary
+    let options = connections.connections.compactMap(\.options)
+    report.settings = DoctorSettings(environment: environment, sockets: request.exact && !options.isEmpty ? socketOptionGroups(options) : nil)
+    if !request.exact {
         report.notes.append("run as root to read each connection's own keepalive values")
     }
     if shim == nil && report.kernel == nil {

@@ -65,10 +65,19 @@ public enum Files {
 
     /// The target of a symbolic link, or nil.
     public static func readLink(_ path: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
-        let length = readlink(path, &buffer, buffer.count)
-        guard length > 0 else { return nil }
-        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        readLinkBytes(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The target of a symbolic link as its bytes, however long, or nil. readlink cuts a target
+    /// that does not fit without saying so: a result that fills the buffer is read again.
+    static func readLinkBytes(_ path: String) -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: Int(PATH_MAX))
+        while true {
+            let length = buffer.withUnsafeMutableBytes { readlink(path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+            guard length > 0 else { return nil }
+            if length < buffer.count { return Array(buffer[..<length]) }
+            buffer = [UInt8](repeating: 0, count: buffer.count * 2)
+        }
     }
 
     private typealias GetXattr = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer?, Int) -> Int
@@ -81,38 +90,12 @@ public enum Files {
     }
 
     /// Writes `content` to `path` so that a reader sees the old file or the new one, never part
-    /// of either: a temporary file in the same directory, flushed, renamed over it. Missing
-    /// directories are made when `creatingDirectories`, else refused.
+    /// of either (see `BufferedOutput`). Missing directories are made when `creatingDirectories`,
+    /// else refused.
     public static func writeAtomically(_ content: String, to path: String, creatingDirectories: Bool = true) throws(SystemError) {
-        guard !path.hasSuffix("/"), path.split(separator: "/").last != nil else {
-            throw SystemError("cannot write '\(path)'", code: EISDIR)
-        }
-        let path = absolutePath(path)
-        let directory = parent(of: path)
-        if creatingDirectories {
-            try makeDirectories(directory)
-        } else if !isDirectory(directory) {
-            throw SystemError("cannot write \(path)", code: ENOENT)
-        }
-        var template = Array("\(directory)/.\(path.split(separator: "/").last!).XXXXXX".utf8CString)
-        let fd = try checked(mkstemp(&template), "cannot create a file in \(directory)")
-        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        do throws(SystemError) {
-            defer { close(fd) }
-            try writeAll(content, to: fd, "cannot write \(path)")
-            try checked(fchmod(fd, 0o644), "cannot write \(path)")
-            try checked(fsync(fd), "cannot write \(path)")
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        do throws(SystemError) {
-            try checked(rename(temporary, path), "cannot write \(path)")
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        syncDirectory(directory)
+        var output = try BufferedOutput(replacing: path, creatingDirectories: creatingDirectories)
+        output.write(content)
+        try output.commit()
     }
 
     /// Removes a file, then its directory when that is left empty.
@@ -135,7 +118,7 @@ public enum Files {
         return parts.count <= 1 ? "/" : parts.joined(separator: "/")
     }
 
-    private static func makeDirectories(_ path: String) throws(SystemError) {
+    static func makeDirectories(_ path: String) throws(SystemError) {
         guard !isDirectory(path) else { return }
         try makeDirectories(parent(of: path))
         guard mkdir(path, 0o755) == 0 else {
@@ -154,18 +137,14 @@ public enum Files {
     }
 }
 
-/// Writes all of `text`, retrying short writes.
-func writeAll(_ text: String, to fd: Int32, _ operation: @autoclosure () -> String) throws(SystemError) {
-    var text = text
-    let code: Int32 = text.withUTF8 { bytes in
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return written < 0 ? errno : EIO }
-            offset += written
-        }
-        return 0
+/// Writes all of `bytes`, retrying short writes: 0, or the errno of the write that failed.
+func writeAll(_ bytes: UnsafeRawBufferPointer, to fd: Int32) -> Int32 {
+    var offset = 0
+    while offset < bytes.count {
+        let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return written < 0 ? errno : EIO }
+        offset += written
     }
-    if code != 0 { throw SystemError(operation(), code: code) }
+    return 0
 }

@@ -69,7 +69,7 @@ public func cgroupDirectory(ofUnit unit: UnitName) throws -> String? {
 /// The cgroup v2 directory a process is in.
 private func cgroupDirectory(ofProcess pid: Int32, mount: String) throws -> String {
     try requireProcess(pid, "--pid")
-    guard let text = try Files.readText("/proc/\(pid)/cgroup"), let path = cgroupV2Path(fromCgroup: text) else {
+    guard let text = try Files.readText("/proc/\(pid)/cgroup"), let path = ProcessCgroups(parsing: text).unified else {
         throw KernelModeError(description: "/proc/\(pid)/cgroup names no cgroup v2 path", code: ENOENT)
     }
     return cgroupDirectory(ofCgroupPath: path, mount: mount)
@@ -197,15 +197,17 @@ func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAt
 }
 
 /// The tcpkeep attachment whose sock_ops program runs for a process's sockets (attached to its
-/// cgroup or an ancestor, by tcpkeep or by systemd from a unit's pins); nil when none does or
-/// it cannot be told.
-func kernelAttachment(covering pid: Int32) -> KernelAttachment? {
-    guard let attachments = try? kernelAttachments(), !attachments.isEmpty,
-        let cgroup = try? cgroupDirectory(ofProcess: pid, mount: cgroupV2MountPoint())
-    else { return nil }
-    return attachments.first { attachment in
+/// cgroup or an ancestor, by tcpkeep or by systemd from a unit's pins); nil when none does.
+/// Throws when that cannot be told: libbpf missing, the pins or the process's cgroup unreadable.
+public func kernelAttachment(covering pid: Int32) throws -> KernelAttachment? {
+    let attachments = try kernelAttachments()
+    guard !attachments.isEmpty else { return nil }
+    // The process's own cgroup, the root included: an attachment there (--all) covers it.
+    let cgroup = try cgroupDirectory(ofProcess: pid, mount: cgroupV2MountPoint())
+    for attachment in attachments {
         var runs: Int32 = 0
-        let queried = (try? loader { error, size in tcpkeep_bpf_runs_in(cgroup, attachment.sockopsProgramID, &runs, error, size) }) != nil
-        return queried && runs == 1
+        try loader { error, size in tcpkeep_bpf_runs_in(cgroup, attachment.sockopsProgramID, &runs, error, size) }
+        if runs == 1 { return attachment }
     }
+    return nil
 }

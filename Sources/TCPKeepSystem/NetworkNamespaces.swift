@@ -50,9 +50,3 @@ func allNetworkNamespaces() -> [NamespaceTarget] {
     }
     return targets
 }
-
-/// The inode of this process's network namespace.
-func ownNetworkNamespace() -> UInt64? {
-    var status = stat()
-    return stat("/proc/self/ns/net", &status) == 0 ? UInt64(status.st_ino) : nil
-}

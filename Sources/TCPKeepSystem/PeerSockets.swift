@@ -5,9 +5,11 @@ import TCPKeepCore
 import Glibc
 #endif
 
-/// Why this process may not reach another process's descriptors.
+/// Why this process may not reach another process's descriptors: the errno of the call the
+/// kernel refused, or nil when tcpkeep refused before any call (no rights at all).
 public struct PtraceRefused: Error, CustomStringConvertible, Sendable {
     public let description: String
+    public var code: Int32? = nil
 }
 
 /// Refuses, before anything is touched, when this process may not reach other processes'
@@ -42,23 +44,23 @@ struct PeerSockets {
         pidfds = [:]
     }
 
-    /// Runs `body` on a duplicate of the holder's descriptor, closed afterwards. Nil when the
+    /// Runs `body` on a duplicate of the owner's descriptor, closed afterwards. Nil when the
     /// process or the descriptor is gone; throws when the system refuses the access itself.
-    mutating func withDuplicate<T>(of holder: SocketHolder, _ body: (Int32) -> T?) throws(PtraceRefused) -> T? {
-        guard let duplicate = try duplicate(holder) else { return nil }
+    mutating func withDuplicate<T>(of owner: OwnerDescriptor, _ body: (Int32) -> T?) throws(PtraceRefused) -> T? {
+        guard let duplicate = try duplicate(owner) else { return nil }
         defer { _ = Glibc.close(duplicate) }
         return body(duplicate)
     }
 
-    /// A duplicate of the holder's descriptor, for the caller to close; nil when the process
+    /// A duplicate of the owner's descriptor, for the caller to close; nil when the process
     /// or the descriptor is gone. Throws when the system refuses the access itself.
-    mutating func duplicate(_ holder: SocketHolder) throws(PtraceRefused) -> Int32? {
-        guard let pidfd = try pidfd(holder.pid) else { return nil }
-        let duplicate = tcpkeep_pidfd_getfd(pidfd, holder.fd)
+    mutating func duplicate(_ owner: OwnerDescriptor) throws(PtraceRefused) -> Int32? {
+        guard let pidfd = try pidfd(owner.pid) else { return nil }
+        let duplicate = tcpkeep_pidfd_getfd(pidfd, owner.fd)
         guard duplicate >= 0 else {
             let code = errno
             if code == EBADF || code == ESRCH { return nil }
-            throw ptraceAccessFailure(code, pid: holder.pid)
+            throw ptraceAccessFailure(code, pid: owner.pid)
         }
         return duplicate
     }
@@ -75,10 +77,10 @@ struct PeerSockets {
         return pidfd
     }
 
-    /// The keepalive options of the holder's socket, nil when its descriptor no longer refers
+    /// The keepalive options of the owner's socket, nil when its descriptor no longer refers
     /// to the TCP socket with that inode (closed and reused since the scan).
-    mutating func options(of holder: SocketHolder, inode: UInt64) throws(PtraceRefused) -> SocketOptions? {
-        try withDuplicate(of: holder) { fd in isSameTCPSocket(fd, inode: inode) ? keepaliveOptions(fd) : nil }
+    mutating func options(of owner: OwnerDescriptor, inode: UInt64) throws(PtraceRefused) -> SocketOptions? {
+        try withDuplicate(of: owner) { fd in isSameTCPSocket(fd, inode: inode) ? keepaliveOptions(fd) : nil }
     }
 }
 
@@ -111,5 +113,5 @@ func ptraceAccessFailure(_ code: Int32, pid: Int32) -> PtraceRefused {
             : "ptrace access to pid \(pid) is refused (kernel.yama.ptrace_scope or a security module)"
     default: reason = "pid \(pid): \(errorText(code))"
     }
-    return PtraceRefused(description: reason)
+    return PtraceRefused(description: reason, code: code)
 }

@@ -10,13 +10,15 @@ public enum Output: Sendable {
 
     /// A failed write to a terminal or pipe has no one left to tell.
     public func write(_ text: String) {
-        try? writeAll(text, to: self == .standardOutput ? STDOUT_FILENO : STDERR_FILENO, "write")
+        var text = text
+        _ = text.withUTF8 { writeAll(UnsafeRawBufferPointer($0), to: self == .standardOutput ? STDOUT_FILENO : STDERR_FILENO) }
     }
 }
 
-/// `tcpkeep: warning: ...` on standard error.
+/// `tcpkeep: warning: ...` on standard error, on one line: what the message quotes of other
+/// processes (names, paths, units) is escaped.
 public func warn(_ message: String) {
-    Output.standardError.write("tcpkeep: warning: \(message)\n")
+    Output.standardError.write("tcpkeep: warning: \(terminalSafe(message))\n")
 }
 
 /// A variable of this process's environment.
@@ -62,11 +64,15 @@ public func runProgram(_ arguments: [String]) throws(SystemError) -> ProgramResu
     close(pipeEnds[1])
     defer { close(pipeEnds[0]) }
     guard spawned == 0 else { throw SystemError("cannot run \(arguments[0])", code: spawned) }
-    let output = (try? Files.readToEnd(pipeEnds[0], "read")) ?? []
+    // The child is reaped whatever the read gives; a read error is reported after.
+    let output = Result { () throws(SystemError) in try Files.readToEnd(pipeEnds[0], "cannot read the output of \(arguments[0])") }
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    while waitpid(pid, &status, 0) < 0 {
+        let code = errno
+        if code != EINTR { throw SystemError("cannot wait for \(arguments[0])", code: code) }
+    }
     let exited = status & 0x7f == 0
-    return ProgramResult(status: exited ? (status >> 8) & 0xff : nil, output: String(decoding: output, as: UTF8.self))
+    return ProgramResult(status: exited ? (status >> 8) & 0xff : nil, output: String(decoding: try output.get(), as: UTF8.self))
 }
 
 /// Runs a program and throws unless it exits 0.

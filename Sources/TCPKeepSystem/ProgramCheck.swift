@@ -38,13 +38,7 @@ private func checkProgram(at path: String, root: RootDirectory, searchPath: Stri
     case .script(let interpreter, let argument):
         // The kernel follows a few levels of interpreters; a script's own set-ID bits are ignored.
         guard scriptDepth < 4 else { throw ProgramCheckError(description: "\(path): too many levels of #! interpreters") }
-        var runner = root.resolve(interpreter)
-        if interpreter.split(separator: "/").last == "env", let name = argument?.split(separator: " ").last(where: { !$0.hasPrefix("-") }) {
-            guard let found = commandCandidates(String(name), searchPath: searchPath).map(root.resolve)
-                .first(where: { Files.regularFileMode($0) != nil && access($0, X_OK) == 0 })
-            else { throw ProgramCheckError(description: "\(path) is a script for \(name), which is not in PATH") }
-            runner = found
-        }
+        let runner = try scriptRunner(path, interpreter: interpreter, argument: argument, root: root, searchPath: searchPath)
         let judged: ProgramCheck
         do {
             judged = try checkProgram(at: runner, root: root, searchPath: searchPath, scriptDepth: scriptDepth + 1)
@@ -55,6 +49,18 @@ private func checkProgram(at path: String, root: RootDirectory, searchPath: Stri
     case .other:
         throw ProgramCheckError(description: "\(path) is not a program: neither an ELF executable nor a script starting with #!")
     }
+}
+
+/// The program that runs the script at `path`: its `#!` interpreter, or for `#!/usr/bin/env
+/// NAME`, NAME as env finds it in `searchPath`.
+func scriptRunner(_ path: String, interpreter: String, argument: String?, root: RootDirectory, searchPath: String) throws -> String {
+    guard interpreter.split(separator: "/").last == "env", let name = argument?.split(separator: " ").last(where: { !$0.hasPrefix("-") }) else {
+        return root.resolve(interpreter)
+    }
+    guard let found = commandCandidates(String(name), searchPath: searchPath).map(root.resolve)
+        .first(where: { Files.regularFileMode($0) != nil && access($0, X_OK) == 0 })
+    else { throw ProgramCheckError(description: "\(path) is a script for \(name), which is not in PATH") }
+    return found
 }
 
 /// A unit's ExecStart= program under the root, found as systemd finds a name without a path.

@@ -13,6 +13,9 @@
  *             stalled:I           keepalive:I, then the client writes until the
  *                                 server, which never reads, closes its window
  *
+ *   holder name:TEXT ...   first renames itself TEXT (prctl PR_SET_NAME: what
+ *             /proc/PID/comm shows, 15 bytes at most), as any process may
+ *
  * For each TCP SPEC it prints "connection index=N client=PORT server=PORT", for
  * udp and unix "held index=N family=FAMILY", then "ready".  The accepted (server)
  * side never sets keepalive.
@@ -32,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -143,6 +147,11 @@ static void hold_other(int index, const char *family, const char *mode)
 
 static void hold(int index, const char *spec)
 {
+	if (strncmp(spec, "name:", 5) == 0) {
+		if (prctl(PR_SET_NAME, spec + 5, 0, 0, 0) != 0)
+			fail("holder: prctl");
+		return;
+	}
 	if (strncmp(spec, "udp:", 4) == 0 || strncmp(spec, "unix:", 5) == 0) {
 		const char *family = strncmp(spec, "udp:", 4) == 0 ? "udp" : "unix";
 		hold_other(index, family, spec + strlen(family) + 1);

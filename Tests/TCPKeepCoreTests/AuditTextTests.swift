@@ -5,13 +5,15 @@ import Testing
 struct AuditTextTests {
     @Test("the unit comes from the systemd hierarchy, innermost unit first")
     func cgroupUnits() {
-        #expect(systemdUnit(fromCgroup: "0::/system.slice/redis-server.service\n") == "redis-server.service")
-        #expect(systemdUnit(fromCgroup: "0::/system.slice/docker.service/payload\n") == "docker.service")
-        #expect(systemdUnit(fromCgroup: "0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-foo.scope\n") == "app-foo.scope")
-        #expect(systemdUnit(fromCgroup: "12:pids:/\n1:name=systemd:/system.slice/cron.service\n0::/\n") == "cron.service")
-        #expect(systemdUnit(fromCgroup: "0::/\n") == nil)
-        #expect(systemdUnit(fromCgroup: "4:memory:/process_api/78610ac4\n0::/\n") == nil)
-        #expect(systemdUnit(fromCgroup: "0::/system.slice\n") == nil)
+        #expect(systemdUnit(in: ProcessCgroups(parsing: "0::/system.slice/redis-server.service\n")) == "redis-server.service")
+        #expect(systemdUnit(in: ProcessCgroups(parsing: "0::/system.slice/docker.service/payload\n")) == "docker.service")
+        #expect(systemdUnit(in: ProcessCgroups(parsing: "0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-foo.scope\n")) == "app-foo.scope")
+        #expect(systemdUnit(in: ProcessCgroups(parsing: "12:pids:/\n1:name=systemd:/system.slice/cron.service\n0::/\n")) == "cron.service")
+        #expect(systemdUnit(in: ProcessCgroups(parsing: "0::/\n")) == nil)
+        #expect(systemdUnit(in: ProcessCgroups(parsing: "4:memory:/process_api/78610ac4\n0::/\n")) == nil)
+        #expect(systemdUnit(in: ProcessCgroups(parsing: "0::/system.slice\n")) == nil)
+        let hybrid = ProcessCgroups(parsing: "12:pids:/a\n1:name=systemd:/system.slice/cron.service\n0::/b\nbroken\n")
+        #expect(hybrid == ProcessCgroups(unified: "/b", systemd: "/system.slice/cron.service"))
     }
 
     @Test("CAP_SYS_PTRACE is read from CapEff")
@@ -38,7 +40,10 @@ struct AuditTextTests {
         #expect(json("a\"b\\c\nd\u{1}") == #""a\"b\\c\nd\u0001""#)
         let record = ClassificationTests.base
         let owner = SocketOwner(pid: 7, process: "we\"ird\\name", executable: nil, unit: nil)
-        let report = AuditReport(connections: [AuditedConnection(record: record, owner: owner, options: nil, status: .ok)], gaps: AuditGaps())
-        #expect(formatAuditPrometheus(report).contains(#"tcpkeep_connections{process="we\"ird\\name",unit="",container="",pod="",status="ok"} 1"#))
+        var writer = AuditFormat.prometheus.makeWriter()
+        var text = ""
+        writer.add(AuditedConnection(record: record, owner: owner, options: nil, status: .ok), to: &text)
+        writer.finish(AuditSummary(), to: &text)
+        #expect(text.contains(#"tcpkeep_connections{process="we\"ird\\name",unit="",container="",pod="",status="ok"} 1"#))
     }
 }

@@ -12,39 +12,39 @@ struct ContainerIdentityTests {
     func scopes() {
         for prefix in ["docker-", "cri-containerd-", "crio-", "libpod-"] {
             let text = "0::/system.slice/\(prefix)\(Self.id).scope\n"
-            #expect(containerIdentity(fromCgroup: text) == ContainerIdentity(container: Self.id, pod: nil), "\(prefix)")
+            #expect(containerIdentity(in: ProcessCgroups(parsing: text)) == ContainerIdentity(container: Self.id, pod: nil), "\(prefix)")
         }
         // podman puts the payload one level below its scope.
-        #expect(containerIdentity(fromCgroup: "0::/machine.slice/libpod-\(Self.id).scope/container\n").container == Self.id)
+        #expect(containerIdentity(in: ProcessCgroups(parsing: "0::/machine.slice/libpod-\(Self.id).scope/container\n")).container == Self.id)
     }
 
     @Test("the cgroupfs driver's shapes")
     func cgroupfs() {
-        #expect(containerIdentity(fromCgroup: "0::/docker/\(Self.id)\n").container == Self.id)
-        #expect(containerIdentity(fromCgroup: "0::/libpod_parent/libpod-\(Self.id)\n").container == Self.id)
-        let pod = containerIdentity(fromCgroup: "0::/kubepods/burstable/pod\(Self.uid)/\(Self.id)\n")
+        #expect(containerIdentity(in: ProcessCgroups(parsing: "0::/docker/\(Self.id)\n")).container == Self.id)
+        #expect(containerIdentity(in: ProcessCgroups(parsing: "0::/libpod_parent/libpod-\(Self.id)\n")).container == Self.id)
+        let pod = containerIdentity(in: ProcessCgroups(parsing: "0::/kubepods/burstable/pod\(Self.uid)/\(Self.id)\n"))
         #expect(pod == ContainerIdentity(container: Self.id, pod: Self.uid))
-        #expect(containerIdentity(fromCgroup: "0::/kubepods/pod\(Self.uid)/\(Self.id)\n").pod == Self.uid)
+        #expect(containerIdentity(in: ProcessCgroups(parsing: "0::/kubepods/pod\(Self.uid)/\(Self.id)\n")).pod == Self.uid)
     }
 
     @Test("kubepods slices: the pod UID with its underscores turned back into dashes")
     func kubepods() {
         let burstable = "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod\(Self.underscored).slice/cri-containerd-\(Self.id).scope\n"
-        #expect(containerIdentity(fromCgroup: burstable) == ContainerIdentity(container: Self.id, pod: Self.uid))
+        #expect(containerIdentity(in: ProcessCgroups(parsing: burstable)) == ContainerIdentity(container: Self.id, pod: Self.uid))
         let guaranteed = "0::/kubepods.slice/kubepods-pod\(Self.underscored).slice/crio-\(Self.id).scope\n"
-        #expect(containerIdentity(fromCgroup: guaranteed) == ContainerIdentity(container: Self.id, pod: Self.uid))
+        #expect(containerIdentity(in: ProcessCgroups(parsing: guaranteed)) == ContainerIdentity(container: Self.id, pod: Self.uid))
         let besteffort = "0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod\(Self.underscored).slice\n"
-        #expect(containerIdentity(fromCgroup: besteffort) == ContainerIdentity(container: nil, pod: Self.uid))
+        #expect(containerIdentity(in: ProcessCgroups(parsing: besteffort)) == ContainerIdentity(container: nil, pod: Self.uid))
     }
 
     @Test("a hybrid host: the v2 line or the name=systemd line, whichever names it")
     func hybrid() {
         let inSystemdLine = "12:pids:/system.slice/docker-\(Self.id).scope\n1:name=systemd:/system.slice/docker-\(Self.id).scope\n0::/\n"
-        #expect(containerIdentity(fromCgroup: inSystemdLine).container == Self.id)
+        #expect(containerIdentity(in: ProcessCgroups(parsing: inSystemdLine)).container == Self.id)
         let inUnifiedLine = "5:memory:/\n1:name=systemd:/user.slice\n0::/tcpkeep-test.slice/crio-\(Self.id).scope\n"
-        #expect(containerIdentity(fromCgroup: inUnifiedLine).container == Self.id)
+        #expect(containerIdentity(in: ProcessCgroups(parsing: inUnifiedLine)).container == Self.id)
         // A v1 controller's line alone does not count.
-        #expect(containerIdentity(fromCgroup: "4:memory:/docker/\(Self.id)\n0::/\n") == ContainerIdentity())
+        #expect(containerIdentity(in: ProcessCgroups(parsing: "4:memory:/docker/\(Self.id)\n0::/\n")) == ContainerIdentity())
     }
 
     @Test("not containers: plain units, runtime monitors, short or non-hex ids, malformed UIDs")
@@ -56,7 +56,7 @@ struct ContainerIdentityTests {
             "0::/system.slice/docker.service\n", "0::/docker/notanid\n",
             "0::/kubepods.slice/kubepods-burstable-podnot_a_uid.slice\n", "0::/user.slice/pod\(Self.uid)\n",
         ] {
-            #expect(containerIdentity(fromCgroup: text) == ContainerIdentity(), "\(text)")
+            #expect(containerIdentity(in: ProcessCgroups(parsing: text)) == ContainerIdentity(), "\(text)")
         }
     }
 }

@@ -23,6 +23,6 @@ struct KernelTargetTests {
         let mount = "/sys/fs/cgroup/unified"
         #expect(cgroupDirectory(ofCgroupPath: "/", mount: mount) == mount)
         #expect(cgroupDirectory(ofCgroupPath: "/system.slice/redis.service", mount: mount) == "\(mount)/system.slice/redis.service")
-        #expect(cgroupV2Path(fromCgroup: "12:memory:/x\n0::/libpod_parent/libpod-1\n") == "/libpod_parent/libpod-1")
+        #expect(ProcessCgroups(parsing: "12:memory:/x\n0::/libpod_parent/libpod-1\n").unified == "/libpod_parent/libpod-1")
     }
 }

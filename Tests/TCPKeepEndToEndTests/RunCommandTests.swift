@@ -1,4 +1,5 @@
 import Foundation
+import TCPKeepCore
 import Testing
 
 /// `tcpkeep run` and `tcpkeep env`, run as the built binary.
@@ -102,9 +103,11 @@ struct RunCommandTests {
     @Test("--version names the shim this tcpkeep would preload")
     func version() throws {
         let result = try runProcess([tcpkeep, "--version"])
-        #expect(result.status == 0 && result.stdout == "0.1.0\nshim: \(Artifacts.shim)\n", "\(result)")
+        #expect(result.status == 0 && result.stdout.hasPrefix("0.1.0\nshim: \(Artifacts.shim) (\(ShimABI.native) programs)\nshim: "), "\(result)")
+        // The musl shim's line: where make shims put it, or none found.
+        #expect(result.lines.count == 3 && result.lines[2].hasSuffix("(\(ShimABI.native.architecture) musl programs)"), "\(result)")
         let none = try runProcess([tcpkeep, "--version"], environment: ["TCPKEEP_LIBRARY": "/no/such/libtcpkeep.so"])
-        #expect(none.status == 0 && none.stdout.hasPrefix("0.1.0\nshim: none found (TCPKEEP_LIBRARY=/no/such/libtcpkeep.so: no readable file there)"), "\(none)")
+        #expect(none.status == 0 && none.stdout.hasPrefix("0.1.0\nshim: none found for \(ShimABI.native) programs (TCPKEEP_LIBRARY=/no/such/libtcpkeep.so: no readable file there)"), "\(none)")
     }
 
     @Test("each command's help lists only the settings it uses")

@@ -122,10 +122,10 @@ func isSystemdUnitName(_ component: Substring) -> Bool {
     systemdUnitSuffixes.contains { component.hasSuffix($0) && component.count > $0.count }
 }
 
-/// The runtime's container id a cgroup path names (see `containerIdentity(fromCgroup:)` for the
+/// The runtime's container id a cgroup path names (see `containerIdentity(in:)` for the
 /// shapes); nil when it is no container's.
 public func containerID(ofCgroupPath path: String) -> String? {
-    containerIdentity(fromCgroup: "0::/\(path)").container
+    containerIdentity(in: ProcessCgroups(unified: "/\(path)", systemd: nil)).container
 }
 
 /// An address and port to listen on: an IPv4 or bracketed IPv6 literal, never a name.

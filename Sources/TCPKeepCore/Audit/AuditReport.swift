@@ -1,16 +1,16 @@
 /// The process holding a socket, and the systemd unit it runs in.
 public struct SocketOwner: Equatable, Sendable {
     public var pid: Int32
-    /// The process name (/proc/PID/comm).
-    public var process: String
+    /// The process name (/proc/PID/comm), which the process sets itself.
+    public var process: ForeignText
     /// The executable's path, when it could be read.
-    public var executable: String?
+    public var executable: ForeignText?
     public var unit: String?
     /// The container and Kubernetes pod its cgroup names, if any.
     public var container: String?
     public var pod: String?
 
-    public init(pid: Int32, process: String, executable: String?, unit: String?, container: String? = nil, pod: String? = nil) {
+    public init(pid: Int32, process: ForeignText, executable: ForeignText?, unit: String?, container: String? = nil, pod: String? = nil) {
         self.pid = pid
         self.process = process
         self.executable = executable
@@ -24,14 +24,19 @@ public struct SocketOwner: Equatable, Sendable {
 public struct AuditedConnection: Equatable, Sendable {
     public var record: SocketRecord
     public var owner: SocketOwner?
+    /// The descriptor the owner holds it as.
+    public var fd: Int32?
     public var options: SocketOptions?
     public var status: KeepaliveStatus
     /// The inode of the network namespace the socket lives in, when the audit covers several.
     public var netns: UInt64?
 
-    public init(record: SocketRecord, owner: SocketOwner?, options: SocketOptions?, status: KeepaliveStatus, netns: UInt64? = nil) {
+    public init(
+        record: SocketRecord, owner: SocketOwner?, fd: Int32? = nil, options: SocketOptions?, status: KeepaliveStatus, netns: UInt64? = nil
+    ) {
         self.record = record
         self.owner = owner
+        self.fd = fd
         self.options = options
         self.status = status
         self.netns = netns
@@ -128,38 +133,6 @@ public struct AuditGaps: Equatable, Sendable {
     }
 }
 
-public struct AuditReport: Equatable, Sendable {
-    public var connections: [AuditedConnection]
-    public var gaps: AuditGaps
-
-    public init(connections: [AuditedConnection], gaps: AuditGaps) {
-        self.connections = connections
-        self.gaps = gaps
-    }
-
-    public func count(_ status: KeepaliveStatus) -> Int {
-        connections.lazy.filter { $0.status == status }.count
-    }
-
-    /// Whether `--check` fails: a connection is missing keepalive or has it too late.
-    public var hasFailures: Bool { connections.contains { $0.status.isFailure } }
-
-    /// How each namespace was read (empty: not said).
-    public var namespaces: [NamespaceRead] = []
-
-    /// The counts, gaps and sources, as a streamed audit ends with them.
-    public var summary: AuditSummary {
-        var summary = AuditSummary(gaps: gaps, namespaces: namespaces)
-        for connection in connections { summary.add(connection.status) }
-        return summary
-    }
-
-    /// What `audit --check` concludes about this report of `selection`.
-    public func checkVerdict(for selection: AuditSelection) -> CheckVerdict {
-        summary.checkVerdict(for: selection)
-    }
-}
-
 /// The outcome of `audit --check`.
 public enum CheckVerdict: Equatable, Sendable {
     /// Every selected connection would notice a vanished peer in time.
@@ -170,6 +143,16 @@ public enum CheckVerdict: Equatable, Sendable {
     case nothingSelected
     /// Sockets that may be the selection's could not be read.
     case cannotVouch(String)
+
+    /// Why the check cannot conclude, for the two verdicts that are no answer.
+    public var refusal: String? {
+        switch self {
+        case .pass, .fail: nil
+        case .nothingSelected:
+            "--check: no connection matched the selection, and a check over nothing proves nothing (is a --process, --unit, --pid or --port misspelled?)"
+        case .cannotVouch(let reason): reason
+        }
+    }
 }
 
 /// A port or an inclusive range of ports: `7000`, `17000-17002`.
@@ -216,8 +199,9 @@ public struct AuditSelection: Sendable {
         guard let owner else { return false }
         if !pids.isEmpty && !pids.contains(owner.pid) { return false }
         if !processes.isEmpty {
-            let executableName = owner.executable.flatMap { $0.split(separator: "/").last.map(String.init) }
-            guard processes.contains(owner.process) || executableName.map(processes.contains) == true else { return false }
+            let executableName = owner.executable.flatMap { $0.bytes.split(separator: UInt8(ascii: "/")).last }
+                .map { String(decoding: $0, as: UTF8.self) }
+            guard processes.contains(owner.process.string) || executableName.map(processes.contains) == true else { return false }
         }
         if !units.isEmpty {
             guard let unit = owner.unit, units.contains(unit) || units.contains(where: { "\($0).service" == unit }) else { return false }

@@ -1,17 +1,30 @@
-/// The systemd unit a process belongs to, from the text of /proc/PID/cgroup: the innermost
-/// unit in its path (`0::/system.slice/redis-server.service` is redis-server.service). The
-/// systemd hierarchy of a hybrid or legacy setup (`name=systemd`) is preferred to the unified
-/// one. Nil when the path names no unit, as when systemd does not manage the process.
-public func systemdUnit(fromCgroup text: String) -> String? {
-    var unified: String? = nil
-    var legacy: String? = nil
-    for line in text.split(separator: "\n") {
-        let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3 else { continue }
-        if parts[1] == "name=systemd" { legacy = String(parts[2]) }
-        if parts[0] == "0" && parts[1].isEmpty { unified = String(parts[2]) }
+/// The cgroup paths in the text of /proc/PID/cgroup (`ID:CONTROLLERS:PATH` lines): the unified
+/// hierarchy's (`0::PATH`) and, on a hybrid or legacy host, systemd's own (`N:name=systemd:PATH`).
+public struct ProcessCgroups: Equatable, Sendable {
+    public var unified: String?
+    public var systemd: String?
+
+    public init(unified: String?, systemd: String?) {
+        self.unified = unified
+        self.systemd = systemd
     }
-    guard let path = legacy ?? unified else { return nil }
+
+    public init(parsing text: String) {
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            if parts[1] == "name=systemd" { systemd = String(parts[2]) }
+            if parts[0] == "0" && parts[1].isEmpty { unified = String(parts[2]) }
+        }
+    }
+}
+
+/// The systemd unit a process belongs to: the innermost unit in its cgroup path
+/// (`0::/system.slice/redis-server.service` is redis-server.service). The systemd hierarchy of
+/// a hybrid or legacy setup is preferred to the unified one. Nil when the path names no unit,
+/// as when systemd does not manage the process.
+public func systemdUnit(in cgroups: ProcessCgroups) -> String? {
+    guard let path = cgroups.systemd ?? cgroups.unified else { return nil }
     return path.split(separator: "/").last(where: isUnitName).map(String.init)
 }
 
@@ -34,25 +47,17 @@ public struct ContainerIdentity: Equatable, Sendable {
     }
 }
 
-/// The container id and Kubernetes pod UID in the text of /proc/PID/cgroup, from the unified
-/// (`0::`) line or, failing that, the `name=systemd` line of a hybrid or legacy host. Shapes:
+/// The container id and Kubernetes pod UID a process's cgroups name, from the unified path or,
+/// failing that, the `name=systemd` one of a hybrid or legacy host. Shapes:
 ///   systemd driver   `.../docker-<id>.scope`, `cri-containerd-<id>.scope`, `crio-<id>.scope`,
 ///                    `libpod-<id>.scope` (podman may add `/container` below it),
 ///                    `kubepods-burstable-pod<uid with _>.slice`, `kubepods-pod<uid>.slice`
 ///   cgroupfs driver  `/docker/<id>`, `/kubepods/burstable/pod<uid>/<id>`, `/libpod_parent/libpod-<id>`
 /// A runtime's monitor (`crio-conmon-<id>.scope`, `libpod-conmon-<id>.scope`) is not the container.
-public func containerIdentity(fromCgroup text: String) -> ContainerIdentity {
-    var unified: Substring? = nil
-    var legacy: Substring? = nil
-    for line in text.split(separator: "\n") {
-        let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3 else { continue }
-        if parts[1] == "name=systemd" { legacy = parts[2] }
-        if parts[0] == "0" && parts[1].isEmpty { unified = parts[2] }
-    }
+public func containerIdentity(in cgroups: ProcessCgroups) -> ContainerIdentity {
     var identity = ContainerIdentity()
-    for path in [unified, legacy].compactMap({ $0 }) {
-        let found = containerIdentity(fromPath: path)
+    for path in [cgroups.unified, cgroups.systemd].compactMap({ $0 }) {
+        let found = containerIdentity(fromPath: Substring(path))
         identity.container = identity.container ?? found.container
         identity.pod = identity.pod ?? found.pod
     }

@@ -56,7 +56,8 @@ public struct DoctorReport: Equatable, Sendable {
     public var obstacles: [PreloadObstacle]
     /// Whether the process has the shim mapped; nil when no process was looked at.
     public var shimLoaded: Bool?
-    public var connections: AuditReport?
+    /// Its connections' keepalive, counted by status.
+    public var connections: AuditSummary?
     public var settings: DoctorSettings?
     /// tcpkeep's kernel-mode attachment whose program runs for the process's sockets.
     public var kernel: KernelAttachment?
@@ -64,7 +65,7 @@ public struct DoctorReport: Equatable, Sendable {
     public var notes: [String]
 
     public init(
-        target: DoctorTarget, obstacles: [PreloadObstacle], shimLoaded: Bool? = nil, connections: AuditReport? = nil,
+        target: DoctorTarget, obstacles: [PreloadObstacle], shimLoaded: Bool? = nil, connections: AuditSummary? = nil,
         settings: DoctorSettings? = nil, notes: [String] = []
     ) {
         self.target = target
@@ -138,11 +139,11 @@ public func mappedShim(maps: String, library: String?) -> String? {
     return nil
 }
 
-/// The distinct option sets of the connections, most common first.
-public func socketOptionGroups(_ report: AuditReport) -> [SocketOptionsGroup] {
+/// The distinct option sets of connections, most common first.
+public func socketOptionGroups(_ connections: [SocketOptions]) -> [SocketOptionsGroup] {
     var order: [SocketOptions] = []
     var counts: [SocketOptions: Int] = [:]
-    for options in report.connections.compactMap(\.options) {
+    for options in connections {
         if counts[options] == nil { order.append(options) }
         counts[options, default: 0] += 1
     }
@@ -176,49 +177,56 @@ public enum DoctorFormat: String, CaseIterable, Sendable {
     }
 }
 
-/// The report for a person: what was looked at, the verdict, why, and what to do.
+/// The report for a person: what was looked at, the verdict, why, and what to do. Paths, unit
+/// names, environment values and notes quote what processes and files say: each line is made
+/// terminal-safe as a whole, so that none adds a line or an escape.
 public func formatDoctorText(_ report: DoctorReport) -> String {
+    doctorLines(report).map { terminalSafe($0) + "\n" }.joined()
+}
+
+/// The report's lines, without their line feeds, quoting what they quote as it is.
+private func doctorLines(_ report: DoctorReport) -> [String] {
     let target = report.target
-    var output = ""
+    var lines: [String] = []
     switch target.kind {
-    case .program: output += "program \(target.path ?? target.name)\n"
-    case .process: output += "process \(target.pid.map(String.init) ?? target.name)\(target.path.map { " (\($0))" } ?? "")\n"
+    case .program: lines.append("program \(target.path ?? target.name)")
+    case .process: lines.append("process \(target.pid.map(String.init) ?? target.name)\(target.path.map { " (\($0))" } ?? "")")
     case .unit:
-        output += "unit \(target.unit ?? target.name)\n"
-        output += "  program: \(target.path ?? "unknown")\n"
-        output += "  main process: \(target.pid.map(String.init) ?? "none")\n"
+        lines.append("unit \(target.unit ?? target.name)")
+        lines.append("  program: \(target.path ?? "unknown")")
+        lines.append("  main process: \(target.pid.map(String.init) ?? "none")")
     }
     if let shimLoaded = report.shimLoaded {
-        output += "  shim: \(shimLoaded ? "loaded" : "not loaded (not in /proc/\(target.pid ?? 0)/maps)")\n"
+        lines.append("  shim: \(shimLoaded ? "loaded" : "not loaded (not in /proc/\(target.pid ?? 0)/maps)")")
     }
     if let settings = report.settings {
         if let environment = settings.environment {
             let text = environment.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
-            output += "  environment: \(text.isEmpty ? "none of the shim's variables" : text)\n"
+            lines.append("  environment: \(text.isEmpty ? "none of the shim's variables" : text)")
         } else {
-            output += "  environment: not readable\n"
+            lines.append("  environment: not readable")
         }
         if let sockets = settings.sockets {
             for group in sockets {
-                output += "  sockets: \(optionsText(group.options)) on \(counted(group.connections, "connection"))\n"
+                lines.append("  sockets: \(optionsText(group.options)) on \(counted(group.connections, "connection"))")
             }
         }
     }
     if let connections = report.connections {
-        output += "  \(summaryLine(connections))\n"
+        lines.append("  \(summaryLine(connections))")
     }
     if let kernel = report.kernel {
-        output += "  kernel mode: tcpkeep's programs run for its sockets (\(kernel.cgroup ?? kernel.pinDirectory)): \(settingsSummary(kernel.settings))\(kernel.settings.enforce ? ", enforced" : "")\n"
+        lines.append("  kernel mode: tcpkeep's programs run for its sockets (\(kernel.cgroup ?? kernel.pinDirectory)): \(settingsSummary(kernel.settings))\(kernel.settings.enforce ? ", enforced" : "")")
     }
     for obstacle in report.obstacles {
-        output += "  obstacle: \(obstacle.reason)\n    instead: \(obstacle.advice)\n"
+        lines += ["  obstacle: \(obstacle.reason)", "    instead: \(obstacle.advice)"]
     }
     for note in report.notes {
-        output += "  note: \(note)\n"
+        lines.append("  note: \(note)")
     }
     let reacher = report.kernel != nil ? "kernel mode" : "the shim"
-    output += report.reachable ? "verdict: \(reacher) reaches it\n" : "verdict: the shim does not reach it\n"
-    return output
+    lines.append(report.reachable ? "verdict: \(reacher) reaches it" : "verdict: the shim does not reach it")
+    return lines
 }
 
 /// A stable object: target, reachable, obstacles, shim_loaded, connections, settings, kernel

@@ -34,12 +34,6 @@ public func cgroupV2Mount(mounts text: String) -> String? {
     return nil
 }
 
-/// A process's cgroup v2 path (`/system.slice/redis-server.service`) in the text of
-/// /proc/PID/cgroup: its `0::` line.
-public func cgroupV2Path(fromCgroup text: String) -> String? {
-    text.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
-}
-
 /// The cgroup directory `--cgroup PATH` names: an absolute path as it is, when it is the mount
 /// or under it; a relative one under the mount. Nil for an absolute path outside the mount
 /// (`/sys/fs/cgroup/memory`, a cgroup v1 hierarchy on a hybrid host): no cgroup v2 cgroup.

@@ -30,15 +30,18 @@ public func launchEnvironment(
 /// after the package and the target the BuildShim plugin is applied to.
 public let shimBundleDirectory = "tcpkeep_TCPKeepSystem.resources"
 
-/// Where the shim may be, most specific first: beside an installed `bin/tcpkeep` in
-/// `lib/tcpkeep/`, then in the build tree's resource bundle next to the executable.
-public func shimCandidates(executableDirectory: String) -> [String] {
+/// Where the shim for `abi` may be, most specific first: beside an installed `bin/tcpkeep` in
+/// `lib/tcpkeep/` (the musl one in `lib/tcpkeep/musl/`, the host's architecture only), then in
+/// the build tree: the glibc one in the resource bundle next to the executable, the others
+/// where make shims puts them (`.build/shims/TRIPLET/`, reached through the bundle, so that
+/// outside a build tree the path does not resolve).
+public func shimCandidates(executableDirectory: String, for abi: ShimABI = .native) -> [String] {
     let directory = executableDirectory.hasSuffix("/") ? String(executableDirectory.dropLast()) : executableDirectory
     let parent = directory.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-    return [
-        "\(parent)/lib/tcpkeep/libtcpkeep.so",
-        "\(directory)/\(shimBundleDirectory)/libtcpkeep.so",
-    ]
+    let bundle = "\(directory)/\(shimBundleDirectory)"
+    if abi == .native { return ["\(parent)/\(abi.installedPath)", "\(bundle)/libtcpkeep.so"] }
+    let built = "\(bundle)/../../../shims/\(abi.triplet)/libtcpkeep.so"
+    return abi.architecture == ShimABI.native.architecture ? ["\(parent)/\(abi.installedPath)", built] : [built]
 }
 
 /// Why `path` is no installed shim's path (`PREFIX/lib/tcpkeep/libtcpkeep.so` outside a

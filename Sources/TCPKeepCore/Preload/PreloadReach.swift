@@ -94,8 +94,8 @@ public func programFile(_ bytes: [UInt8]) -> ProgramFile {
 /// The few facts of an ELF file that decide whether a preload reaches it, read defensively:
 /// a truncated or inconsistent header counts as absent.
 struct ELFFile {
-    private let bytes: [UInt8]
-    private let is64: Bool
+    let bytes: [UInt8]
+    let is64: Bool
     private let bigEndian: Bool
 
     init?(_ bytes: [UInt8]) {
@@ -122,7 +122,7 @@ struct ELFFile {
         }
     }
 
-    private func integer(at offset: Int, size: Int) -> Int? {
+    func integer(at offset: Int, size: Int) -> Int? {
         guard offset >= 0, size <= 8, offset <= bytes.count - size else { return nil }
         var value: UInt64 = 0
         for index in 0..<size {
@@ -132,7 +132,7 @@ struct ELFFile {
         return value > UInt64(Int.max) ? nil : Int(value)
     }
 
-    private var word: Int { is64 ? 8 : 4 }
+    var word: Int { is64 ? 8 : 4 }
 
     /// The file offset of each entry of a header table, or none when the table does not fit the file.
     private func table(offsetAt: Int, countAt: Int, entrySizeAt: Int) -> [Int] {
@@ -143,8 +143,11 @@ struct ELFFile {
         return (0..<count).map { start + $0 * entrySize }
     }
 
-    private var programHeaders: [(type: UInt32, offset: Int, size: Int)] {
-        table(offsetAt: is64 ? 32 : 28, countAt: is64 ? 56 : 44, entrySizeAt: is64 ? 54 : 42).compactMap { entry in
+    /// The file offset of each program header.
+    var programHeaderEntries: [Int] { table(offsetAt: is64 ? 32 : 28, countAt: is64 ? 56 : 44, entrySizeAt: is64 ? 54 : 42) }
+
+    var programHeaders: [(type: UInt32, offset: Int, size: Int)] {
+        programHeaderEntries.compactMap { entry in
             guard let type = integer(at: entry, size: 4),
                 let offset = integer(at: entry + (is64 ? 8 : 4), size: word),
                 let size = integer(at: entry + (is64 ? 32 : 16), size: word)
@@ -167,7 +170,7 @@ struct ELFFile {
         })
     }
 
-    private func string(at offset: Int) -> String? {
+    func string(at offset: Int) -> String? {
         guard offset >= 0, offset < bytes.count, let end = bytes[offset...].firstIndex(of: 0) else { return nil }
         return String(decoding: bytes[offset..<end], as: UTF8.self)
     }

@@ -6,16 +6,17 @@ import TCPKeepCore
 import Glibc
 #endif
 
-/// Where a socket is open: a process and one of its descriptors.
-public struct SocketHolder: Sendable {
+/// Where a socket is open: the process that owns it and the descriptor it holds it as.
+public struct OwnerDescriptor: Sendable {
     public let pid: Int32
     public let fd: Int32
 }
 
-/// The holder of each socket inode, the one with the lowest PID when several share it: 16
-/// bytes a socket in one sorted array, searched by halving (a dictionary took more than twice
-/// that on a host with tens of thousands of sockets).
-struct SocketHolders: Sendable {
+/// Which process owns each socket, the one with the lowest PID when several share it, found by
+/// the BPF iterator or by every /proc/PID/fd: 16 bytes a socket in one sorted array, searched
+/// by halving (a dictionary took more than twice that on a host with tens of thousands of
+/// sockets).
+struct SocketOwners: Sendable {
     struct Entry: Sendable {
         var inode: UInt64
         var pid: Int32
@@ -24,6 +25,9 @@ struct SocketHolders: Sendable {
 
     /// Until `seal()`: in the order found. After: sorted by inode, one entry per inode.
     private(set) var entries: [Entry] = []
+    /// Processes whose descriptors could not be read (another user's, without root).
+    var unreadableProcesses = 0
+    var source = OwnerSource.proc
 
     init() {}
 
@@ -32,7 +36,8 @@ struct SocketHolders: Sendable {
     }
 
     /// Takes in another scan's entries and sorts them all, keeping the lowest PID per inode.
-    mutating func seal(adding other: SocketHolders = SocketHolders()) {
+    mutating func seal(adding other: SocketOwners = SocketOwners()) {
+        unreadableProcesses += other.unreadableProcesses
         if entries.count < other.entries.count {
             var larger = other.entries
             larger.append(contentsOf: entries)
@@ -52,19 +57,15 @@ struct SocketHolders: Sendable {
     /// One bit an entry, set by `claim`.
     private var claimed: [UInt64] = []
 
-    subscript(inode: UInt64) -> SocketHolder? {
-        index(of: inode).map { SocketHolder(pid: entries[$0].pid, fd: entries[$0].fd) }
-    }
-
-    /// The holder of `inode`, and whether it is the first claim of that inode: a table read
-    /// twice as it changed can list a socket twice. False for a socket no one holds.
-    mutating func claim(_ inode: UInt64) -> (holder: SocketHolder?, isFirst: Bool) {
+    /// The owner of `inode`, and whether it is the first claim of that inode: a table read
+    /// twice as it changed can list a socket twice. False for a socket no one owns.
+    mutating func claim(_ inode: UInt64) -> (owner: OwnerDescriptor?, isFirst: Bool) {
         guard let index = index(of: inode) else { return (nil, false) }
         if claimed.isEmpty { claimed = [UInt64](repeating: 0, count: (entries.count + 63) / 64) }
         let (word, bit) = (index / 64, UInt64(1) << (index % 64))
         let isFirst = claimed[word] & bit == 0
         claimed[word] |= bit
-        return (SocketHolder(pid: entries[index].pid, fd: entries[index].fd), isFirst)
+        return (OwnerDescriptor(pid: entries[index].pid, fd: entries[index].fd), isFirst)
     }
 
     private func index(of inode: UInt64) -> Int? {
@@ -76,28 +77,16 @@ struct SocketHolders: Sendable {
         }
         return low < entries.count && entries[low].inode == inode ? low : nil
     }
-}
 
-/// Which processes hold which sockets: from the BPF iterator, or from every /proc/PID/fd.
-struct SocketOwnership: Sendable {
-    /// For each socket inode, the holder with the lowest PID.
-    var holders = SocketHolders()
-    /// Processes whose descriptors could not be read (another user's, without root).
-    var unreadableProcesses = 0
-    var source = OwnerSource.proc
-
-    /// Every socket's holder from the BPF iterator over every process's open files
-    /// (bpf/socket_holders.bpf.c): one pass in the kernel, about 0.5 µs a descriptor where
-    /// the /proc walk takes about 4.7 µs. Needs root (CAP_BPF with CAP_PERFMON).
-    static func iterate() throws(SocketIteratorUnavailable) -> SocketOwnership {
-        var error = [CChar](repeating: 0, count: 512)
-        let fd = error.withUnsafeMutableBufferPointer { tcpkeep_bpf_open_socket_holders(EmbeddedBPF.socketHolders, $0.baseAddress!, $0.count) }
-        guard fd >= 0 else {
-            let code = errno
-            throw SocketIteratorUnavailable(reason: text(of: error), code: code)
-        }
+    /// Every socket's owner from the BPF iterator over every process's open files
+    /// (bpf/socket_holders.bpf.c): one pass in the kernel, several times cheaper a descriptor
+    /// than the /proc walk (bench/audit-connections.py's `--owners proc` row). Needs root
+    /// (CAP_BPF with CAP_PERFMON) and libbpf1.
+    static func iterate() throws(SocketIteratorUnavailable) -> SocketOwners {
+        let fd = try openSocketIterator()
         defer { close(fd) }
-        var ownership = SocketOwnership(source: .bpf)
+        var owners = SocketOwners()
+        owners.source = .bpf
         // A read whose size is a multiple of the record's returns whole records.
         var records = [tcpkeep_bpf_socket_holder](repeating: tcpkeep_bpf_socket_holder(), count: 4096)
         let recordSize = MemoryLayout<tcpkeep_bpf_socket_holder>.stride
@@ -112,11 +101,11 @@ struct SocketOwnership: Sendable {
             if got == 0 { break }
             guard got % recordSize == 0 else { throw SocketIteratorUnavailable(reason: "the iterator returned part of a record", code: EIO) }
             for record in records[0..<(got / recordSize)] {
-                ownership.holders.append(inode: record.inode, pid: Int32(bitPattern: record.pid), fd: Int32(bitPattern: record.fd))
+                owners.append(inode: record.inode, pid: Int32(bitPattern: record.pid), fd: Int32(bitPattern: record.fd))
             }
         }
-        ownership.holders.seal()
-        return ownership
+        owners.seal()
+        return owners
     }
 
     /// Scans every process (or those in `only`) for descriptors that are sockets, on two
@@ -125,16 +114,26 @@ struct SocketOwnership: Sendable {
     ///
     /// With `wanted`, the scan looks for those socket inodes only and stops once it has found
     /// them all: a socket shared by several processes may then be credited to any of them.
-    static func scan(only pids: Set<Int32>? = nil, wanted: Set<UInt64>? = nil) -> SocketOwnership {
+    static func scan(only pids: Set<Int32>? = nil, wanted: Set<UInt64>? = nil) -> SocketOwners {
         let work = ScanWork(pids: pids.map { $0.sorted() } ?? Files.names(in: "/proc").compactMap { Int32($0) }, wanted: wanted)
         // Threads take processes from the work one at a time: the other starts first.
         let other = work.pids.count > 8 ? BackgroundWork { work.scan() } : nil
-        var ownership = work.scan()
-        let second = other?.wait()
-        ownership.unreadableProcesses += second?.unreadableProcesses ?? 0
-        ownership.holders.seal(adding: second?.holders ?? SocketHolders())
-        return ownership
+        var owners = work.scan()
+        owners.seal(adding: other?.wait() ?? SocketOwners())
+        return owners
     }
+}
+
+/// The BPF iterator's descriptor, whose reads return `tcpkeep_bpf_socket_holder` records: the one
+/// call into the C loader for it.
+private func openSocketIterator() throws(SocketIteratorUnavailable) -> Int32 {
+    var error = [CChar](repeating: 0, count: 512)
+    let fd = error.withUnsafeMutableBufferPointer { tcpkeep_bpf_open_socket_holders(EmbeddedBPF.socketHolders, $0.baseAddress!, $0.count) }
+    guard fd >= 0 else {
+        let code = errno
+        throw SocketIteratorUnavailable(reason: text(of: error), code: code)
+    }
+    return fd
 }
 
 /// Why the BPF iterator could not map sockets to processes: the loader's line and its errno.
@@ -170,8 +169,8 @@ private final class ScanWork: Sendable {
         }
     }
 
-    func scan() -> SocketOwnership {
-        var ownership = SocketOwnership()
+    func scan() -> SocketOwners {
+        var owners = SocketOwners()
         func isRefusal(_ code: Int32) -> Bool { (code == EACCES || code == EPERM) && !mayReadAll }
         var status = stat()
         while !done.load(ordering: .relaxed) {
@@ -179,7 +178,7 @@ private final class ScanWork: Sendable {
             guard index < pids.count else { break }
             let pid = pids[index]
             guard let directory = opendir("/proc/\(pid)/fd") else {
-                if isRefusal(errno) { ownership.unreadableProcesses += 1 }
+                if isRefusal(errno) { owners.unreadableProcesses += 1 }
                 continue
             }
             defer { closedir(directory) }
@@ -195,7 +194,7 @@ private final class ScanWork: Sendable {
                 }
                 if result != 0 && isRefusal(errno) {
                     // Listed but not readable: ptrace access to the process is refused.
-                    ownership.unreadableProcesses += 1
+                    owners.unreadableProcesses += 1
                     break
                 }
                 guard result == 0, status.st_mode & S_IFMT == S_IFSOCK, let fd else { continue }
@@ -204,10 +203,10 @@ private final class ScanWork: Sendable {
                     guard wanted.contains(inode) else { continue }
                     foundWanted(inode)
                 }
-                ownership.holders.append(inode: inode, pid: pid, fd: fd)
+                owners.append(inode: inode, pid: pid, fd: fd)
             }
         }
-        return ownership
+        return owners
     }
 }
 
@@ -228,19 +227,31 @@ private func descriptorNumber(_ name: UnsafePointer<UInt8>) -> Int32? {
 struct OwnerCache {
     private var owners: [Int32: SocketOwner?] = [:]
 
-    /// Nil when the process is gone.
+    /// Nil when the process is gone. Its name and executable are kept as the kernel gives them:
+    /// the process chose them, and they are escaped where they are shown.
     mutating func owner(_ pid: Int32) -> SocketOwner? {
         if let known = owners[pid] { return known }
-        let owner = (try? Files.readText("/proc/\(pid)/comm"))?.map { comm in
-            let cgroup = (try? Files.readText("/proc/\(pid)/cgroup")) ?? nil
-            let identity = cgroup.map(containerIdentity(fromCgroup:))
-            return SocketOwner(
-                pid: pid,
-                process: comm.hasSuffix("\n") ? String(comm.dropLast()) : comm,
-                executable: Files.readLink("/proc/\(pid)/exe"),
-                unit: cgroup.flatMap(systemdUnit(fromCgroup:)), container: identity?.container, pod: identity?.pod)
-        }
+        let owner = readOwner(pid)
         owners[pid] = owner
         return owner
+    }
+
+    /// A process that exits while it is read, or that cannot be read at all, owns nothing: its
+    /// sockets count as unmapped, and the summary says how many there are.
+    private func readOwner(_ pid: Int32) -> SocketOwner? {
+        let comm: [UInt8]
+        let cgroups: ProcessCgroups
+        do {
+            guard let name = try Files.read("/proc/\(pid)/comm") else { return nil }
+            comm = name.last == UInt8(ascii: "\n") ? Array(name.dropLast()) : name
+            // A kernel without cgroups has no such file, and no units or containers.
+            cgroups = ProcessCgroups(parsing: try Files.readText("/proc/\(pid)/cgroup") ?? "")
+        } catch {
+            return nil
+        }
+        let identity = containerIdentity(in: cgroups)
+        return SocketOwner(
+            pid: pid, process: ForeignText(bytes: comm), executable: Files.readLinkBytes("/proc/\(pid)/exe").map(ForeignText.init(bytes:)),
+            unit: systemdUnit(in: cgroups), container: identity.container, pod: identity.pod)
     }
 }
