@@ -170,6 +170,9 @@ struct AgentTests {
         defer { agent.stop() }
         let metrics = try agent.get("/metrics")
         #expect(metrics.status == 200)
+        // The audit's families, from the audit engine, beside the agent's own.
+        #expect(metrics.body.contains("# TYPE tcpkeep_connections_by_status gauge"), "\(metrics.body)")
+        #expect(metrics.body.contains("\ntcpkeep_agent_audit_success 1\n"), "\(metrics.body)")
         let checked = try runProcess(["sh", "-c", "promtool check metrics < \"$0\"", try write(metrics.body)])
         #expect(checked.status == 0, "\(checked)")
         let statuses = ConcurrentStatuses()

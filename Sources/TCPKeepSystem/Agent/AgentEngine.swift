@@ -80,7 +80,7 @@ public final class AgentEngine {
         apply(try watcher.scan(), announce: false)
         try reconcile()
         let listen = configuration.listen ?? policy.listen ?? .standard
-        let server = try MetricsServer(listen: listen, source: AgentMetricsSource(health: health, ready: ready, extra: extraMetrics))
+        let server = try MetricsServer(listen: listen, source: AgentMetricsSource(health: health, ready: ready, extra: extraMetrics, logger: logger))
         defer { server.stop() }
         if !listen.isLoopback {
             logger.notice("the metrics endpoint listens beyond this host", metadata: ["listen": "\(listen)"])
@@ -258,13 +258,29 @@ private struct AgentMetricsSource: MetricsSource {
     let health: NIOLockedValueBox<AgentHealth>
     let ready: NIOLockedValueBox<Bool>
     let extra: @Sendable () -> String
+    let logger: Logger
+    /// The previous scrape's audit error: a failure is logged when it starts and when it ends,
+    /// not at every scrape.
+    let auditError = NIOLockedValueBox<String?>(nil)
 
     var isReady: Bool { ready.withLockedValue { $0 } }
 
     func renderMetrics() -> String {
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
-        let text = formatAgentMetrics(health.withLockedValue { $0 }) + extra()
+        let audit = auditMetrics()
+        let previous = auditError.withLockedValue { last in
+            defer { last = audit.error }
+            return last
+        }
+        if previous != audit.error {
+            if let error = audit.error {
+                logger.error("the audit for /metrics failed; its families are left out", metadata: ["error": "\(error)"])
+            } else {
+                logger.info("the audit for /metrics runs again")
+            }
+        }
+        let text = formatAgentMetrics(health.withLockedValue { $0 }, auditSucceeded: audit.error == nil) + audit.text + extra()
         var end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
