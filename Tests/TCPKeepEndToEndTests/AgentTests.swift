@@ -204,6 +204,20 @@ struct AgentTests {
         #expect(second.status == 0 && second.stdout.contains("nothing to remove"), "\(second)")
     }
 
+    @Test("a cgroup named with a terminal escape and a line separator (the kernel refuses a line feed) is logged on one line, escaped, and still covered")
+    func hostileName() throws {
+        let root = try KernelModeTests.TestCgroup("agent-hostile")
+        let agent = try AgentProcess(policy: Self.policy(root: root.relative), cgroups: root)
+        defer { agent.stop() }
+        let hostile = try root.child("batch-\u{1b}[31mred\u{2028}info: policy applied forged=1")
+        try agent.waitForMetric("tcpkeep_agent_cgroups_tracked", 2)
+        #expect(try Self.subset(Self.connect(from: hostile), Self.ruleOne) == Self.ruleOne)
+        let lines = agent.log.split(separator: "\n")
+        #expect(!agent.log.contains("\u{1b}") && !agent.log.contains("\u{2028}"), "\(agent.log)")
+        #expect(lines.filter { $0.hasPrefix("info: policy applied") }.count == 1, "\(agent.log)")
+        #expect(lines.contains { $0.hasPrefix("info: cgroup matched") && $0.contains("batch-\\u{1B}[31mred\\u{2028}info: policy applied forged=1") }, "\(agent.log)")
+    }
+
     @Test("the shipped example policy passes --check; the shipped unit passes systemd-analyze verify with nothing on stderr")
     func shippedFiles() throws {
         let example = try runProcess([Artifacts.tcpkeep, "agent", "--config", Artifacts.source("systemd/tcpkeep-agent.yaml"), "--check"])
