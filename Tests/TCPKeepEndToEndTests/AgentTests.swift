@@ -124,6 +124,38 @@ struct AgentTests {
         #expect(try Self.subset(Self.connect(from: made), Self.ruleOne) == Self.ruleOne)
     }
 
+    @Test("after kill -9 of the agent, a frozen client in a policy cgroup is still freed within idle + interval x count + 2 s")
+    func frozenClientAfterKill() throws {
+        let root = try KernelModeTests.TestCgroup("agent-frozen")
+        let policy = """
+            root: \(root.relative)
+            rules:
+              - match: {cgroup: "\(root.relative)/frozen"}
+                idle: 2s
+                interval: 1s
+                count: 3
+            """
+        let agent = try AgentProcess(policy: policy, cgroups: root)
+        defer { agent.stop() }
+        let cgroup = try root.child("frozen")
+        try agent.waitForMetric("tcpkeep_agent_map_entries", 1)
+        agent.kill9()
+        let frozen = FrozenClientTests()
+        // ip netns exec mounts a sysfs of the namespace's own over /sys: the cgroup is reached
+        // through the root of this process, outside that namespace.
+        let (client, hosts, cleanUp) = try frozen.scenario(
+            "ag", client: ["sh", "-c", "echo $$ > \"/proc/\(getpid())/root$0/cgroup.procs\" && exec \"$@\"", cgroup])
+        defer { cleanUp() }
+        client.send("go")
+        try client.waitForLine(containing: "sent", timeout: 10)
+        Thread.sleep(forTimeInterval: 0.3)
+        try frozen.dropEverything(hosts)
+        try client.waitForLine(containing: "result", timeout: 3 * FrozenClientTests.bound)
+        let (error, elapsed) = try frozen.result(of: client)
+        #expect(error == ETIMEDOUT)
+        #expect(elapsed <= FrozenClientTests.bound, "detected after \(elapsed) s")
+    }
+
     @Test("1,000 cgroups made and removed in a burst: the map's entries come back to the starting count")
     func burst() throws {
         let root = try KernelModeTests.TestCgroup("agent-burst")
