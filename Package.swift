@@ -14,6 +14,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.6.0"),
+        // The agent: its policy file (YAML), its log, its /metrics endpoint (NIOHTTP1: an HTTP
+        // parser kept by others, and quicker to build cold than a framework over it).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // The preload shim's source. SwiftPM compiles it here as a check; the library users
@@ -29,12 +34,24 @@ let package = Package(
         // building needs no libbpf and only kernel mode needs it installed.
         .plugin(name: "BuildBPF", capability: .buildTool(), path: "Plugins/BuildBPF"),
         .target(name: "CTCPKeepBPF", cSettings: [.unsafeFlags(["-std=c11", "-Wall", "-Wextra", "-Werror"])]),
-        .target(name: "TCPKeepCore"),
+        .target(name: "TCPKeepCore", dependencies: ["Yams"]),
         .target(
-            name: "TCPKeepSystem", dependencies: ["TCPKeepCore", "CLinux", "CTCPKeepBPF"], plugins: ["BuildShim", "BuildBPF"]),
+            name: "TCPKeepSystem",
+            dependencies: [
+                "TCPKeepCore", "CLinux", "CTCPKeepBPF",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            plugins: ["BuildShim", "BuildBPF"]),
         .executableTarget(
             name: "TCPKeepCLI",
-            dependencies: ["TCPKeepSystem", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "TCPKeepSystem", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(name: "TCPKeepCoreTests", dependencies: ["TCPKeepCore"]),
         .testTarget(name: "TCPKeepEndToEndTests", dependencies: ["TCPKeepCore", "CLinux", "TCPKeepCLI"]),

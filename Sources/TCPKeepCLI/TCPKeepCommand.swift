@@ -14,7 +14,7 @@ struct TCPKeepCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self, EnvCommand.self, AuditCommand.self, PlanCommand.self, SystemdCommand.self,
-            SysctlCommand.self, DoctorCommand.self, FixCommand.self, KernelCommand.self,
+            SysctlCommand.self, DoctorCommand.self, FixCommand.self, KernelCommand.self, AgentCommand.self,
         ]
     )
 

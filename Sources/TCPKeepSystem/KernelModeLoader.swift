@@ -76,7 +76,7 @@ private func cgroupDirectory(ofProcess pid: Int32, mount: String) throws -> Stri
 }
 
 /// The loader's values for the settings: SO_KEEPALIVE always, each configured value.
-private func bpfValues(_ settings: KeepaliveSettings) -> tcpkeep_bpf_values {
+func bpfValues(_ settings: KeepaliveSettings) -> tcpkeep_bpf_values {
     var values = tcpkeep_bpf_values()
     for (value, bit, field) in [
         (settings.idle, TCPKEEP_BPF_IDLE, \tcpkeep_bpf_values.idle), (settings.interval, TCPKEEP_BPF_INTERVAL, \.interval),
@@ -96,7 +96,7 @@ func text(of buffer: [CChar]) -> String {
 }
 
 /// Calls a loader function with an error buffer; its message and errno on failure.
-private func loader(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws(KernelModeError) {
+func loader(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws(KernelModeError) {
     var error = [CChar](repeating: 0, count: 512)
     let (result, code) = error.withUnsafeMutableBufferPointer { buffer in
         let result = call(buffer.baseAddress!, buffer.count)
@@ -106,13 +106,13 @@ private func loader(_ call: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws(
 }
 
 /// Refuses, naming the package, when libbpf cannot be opened: every kernel-mode command needs it.
-private func requireLibbpf() throws(KernelModeError) {
+func requireLibbpf() throws(KernelModeError) {
     try loader { error, size in tcpkeep_bpf_open_libbpf(error, size) }
 }
 
 /// Refuses, with the loader's reason, what would fail: no rights, no cgroup v2, a missing or v1
 /// cgroup, no bpffs, a kernel without the program types.
-private func preflight(cgroup: String?, pins: String) throws(KernelModeError) {
+func preflight(cgroup: String?, pins: String) throws(KernelModeError) {
     try loader { error, size in
         let problem = tcpkeep_bpf_preflight(EmbeddedBPF.kernelMode, cgroup, pins, error, size)
         // bpffs missing at the pin root is no problem: attaching mounts it at /sys/fs/bpf.
@@ -175,7 +175,7 @@ public func kernelAttachments() throws -> [KernelAttachment] {
     return try directories.map(kernelAttachment(pinnedIn:))
 }
 
-private func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAttachment {
+func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAttachment {
     var status = tcpkeep_bpf_status()
     var cgroup = [CChar](repeating: 0, count: Int(PATH_MAX))
     try loader { error, size in tcpkeep_bpf_get_status(pins, &status, &cgroup, cgroup.count, error, size) }

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// Writing straight to a descriptor, so nothing is left in a buffer when `run` replaces the process.
-public enum Output {
+public enum Output: Sendable {
     case standardOutput, standardError
 
     /// A failed write to a terminal or pipe has no one left to tell.

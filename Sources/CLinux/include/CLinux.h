@@ -6,6 +6,7 @@
 
 #include "tcpkeep_options.h"
 #include "sock_diag.h"
+#include <sys/signalfd.h> /* signalfd(2) and its record, which Swift's Glibc module leaves out */
 
 /* SO_KEEPALIVE, and the options of tcpkeep_option_specs by their index. */
 struct tcpkeep_keepalive_options {

@@ -1,0 +1,87 @@
+import CTCPKeepBPF
+import TCPKeepCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the agent pins kernel mode's programs and maps: one attachment for the host.
+public let agentPinDirectory = "\(kernelPinRoot)/agent"
+
+/// The agent's attachment: kernel mode's programs attached once, at the policy's root, in the
+/// mode where each socket's settings come from the cgroup map. Made when there are no pins;
+/// adopted when a previous agent left them (attached again only if someone detached them).
+public final class AgentKernelMap: CgroupSettingsMap {
+    private let cgroups: Int32
+    private let counters: Int32
+
+    /// Attaches, or adopts the pins; refuses as kernel mode does (rights, cgroup v2, bpffs,
+    /// libbpf), or when the pins belong to another root.
+    public init(root cgroup: String) throws {
+        try requireLibbpf()
+        try preflight(cgroup: cgroup, pins: agentPinDirectory)
+        var values = tcpkeep_bpf_values()
+        values.configured_mask = TCPKEEP_BPF_BY_CGROUP
+        // The setsockopt program is attached too; it enforces only for the cgroups whose
+        // entry says so.
+        values.enforce = 1
+        try loader { error, size in
+            tcpkeep_bpf_attach(EmbeddedBPF.kernelMode, cgroup, agentPinDirectory, &values, UInt32(TCPKEEP_BPF_MOUNT_BPFFS), error, size)
+        }
+        var cgroups: Int32 = -1, counters: Int32 = -1
+        try loader { error, size in tcpkeep_bpf_open_cgroup_maps(agentPinDirectory, &cgroups, &counters, error, size) }
+        self.cgroups = cgroups
+        self.counters = counters
+    }
+
+    deinit {
+        close(cgroups)
+        close(counters)
+    }
+
+    public func ids() throws -> Set<UInt64> {
+        var ids = Set<UInt64>()
+        var previous: UInt64? = nil
+        while true {
+            var next: UInt64 = 0
+            let result = withUnsafePointer(to: previous ?? 0) { pointer in
+                tcpkeep_bpf_next_cgroup(cgroups, previous == nil ? nil : pointer, &next)
+            }
+            if result != 0 {
+                if errno == ENOENT { return ids }
+                let code = errno
+                throw SystemError("cannot list the agent's cgroup map", code: code)
+            }
+            ids.insert(next)
+            previous = next
+        }
+    }
+
+    public func set(_ id: UInt64, _ settings: KeepaliveSettings, entry: UInt32) throws {
+        var values = bpfValues(settings)
+        try checked(tcpkeep_bpf_set_cgroup_settings(cgroups, id, &values, Self.slot(of: entry)), "cannot write cgroup \(id)'s settings into the agent's map")
+    }
+
+    public func remove(_ id: UInt64) throws {
+        try checked(tcpkeep_bpf_remove_cgroup_settings(cgroups, id), "cannot remove cgroup \(id) from the agent's map")
+    }
+
+    /// The counters slot of a policy entry: slot 0 counts what no entry covers.
+    static func slot(of entry: UInt32) -> UInt32 {
+        min(entry + 1, UInt32(TCPKEEP_BPF_COUNTER_SLOTS) - 1)
+    }
+}
+
+/// Detaches the agent's programs and removes its maps and pins; what was removed, empty when
+/// there was nothing.
+public func uninstallAgent() throws -> [String] {
+    guard Files.isDirectory(agentPinDirectory) else { return [] }
+    try requireLibbpf()
+    let attachment = try kernelAttachment(pinnedIn: agentPinDirectory)
+    try loader { error, size in tcpkeep_bpf_detach(attachment.cgroup, agentPinDirectory, error, size) }
+    var removed = ["the agent's pins in \(agentPinDirectory)"]
+    if let cgroup = attachment.cgroup, attachment.sockopsAttached == true {
+        removed.insert("the agent's programs attached to \(cgroup)", at: 0)
+    }
+    return removed
+}
