@@ -7,20 +7,53 @@
  *
  * Two programs, both reading the one entry of `tcpkeep_values` (its layout is
  * in tcpkeep_map.h), which the loader rewrites to reconfigure a live
- * attachment:
+ * attachment, through one function, settings(), and both counting what they
+ * did in `tcpkeep_counts`, a per-CPU array (no lock: each CPU adds to its own
+ * copy; the loader sums them):
  *
- * tcpkeep_sockops (sock_ops, BPF_CGROUP_SOCK_OPS) runs when a TCP socket of
- *   the cgroup connects (BPF_SOCK_OPS_TCP_CONNECT_CB, before the SYN leaves)
- *   and when a connection is accepted (BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB,
- *   on the new socket).  It turns SO_KEEPALIVE on and sets each configured
- *   value.  A program's own setsockopt() after connect()/accept() wins, since
- *   nothing runs after these two points.
- *   Without enforce, a socket whose keepalive is already on when it connects
- *   or is accepted (the program turned it on itself, before connect() or on
- *   its listener) is left exactly as the program made it: tcpkeep is for
- *   programs that never ask for keepalive, and overwriting a program's own
- *   choice could loosen it.  With enforce, every socket gets keepalive, and a
- *   value the socket already has is kept only when it is stricter.
+ * tcpkeep_sockops (sock_ops, BPF_CGROUP_SOCK_OPS) turns SO_KEEPALIVE on and
+ *   sets each configured value, the values first: SO_KEEPALIVE then arms the
+ *   keepalive timer once, with the idle time in place, where TCP_KEEPIDLE set
+ *   after it would arm it again.  It runs
+ *   - when a TCP socket of the cgroup connects (BPF_SOCK_OPS_TCP_CONNECT_CB,
+ *     before the SYN leaves);
+ *   - when a socket starts listening (BPF_SOCK_OPS_TCP_LISTEN_CB, which needs
+ *     no callback flag: measured on Linux 6.18, it runs for every listen()).
+ *     Accepted sockets are copies of their listener: they inherit
+ *     SO_KEEPALIVE, the values and the listener's sock_ops callback flags, so
+ *     an accepted connection costs no bpf_setsockopt() at all;
+ *   - when a connection is accepted (BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, on
+ *     the new socket): one that carries BPF_SOCK_OPS_STATE_CB_FLAG came from
+ *     a listener this program configured (or one on which another sock_ops
+ *     program asked for the state callback) and is only counted; any other (a
+ *     listener older than the attachment, or one whose keepalive the program
+ *     had turned on itself) is handled as at connect.
+ *   A program's own setsockopt() after connect(), listen() or accept() wins
+ *   (without enforce), since nothing runs after these points: on a listener,
+ *   it holds for every connection accepted after it.
+ *   Without enforce, a socket whose keepalive is already on (the program
+ *   turned it on itself, before connect() or on its listener) is left exactly
+ *   as the program made it, and counted `kept`: tcpkeep is for programs that
+ *   never ask for keepalive, and overwriting a program's own choice could
+ *   loosen it.  With enforce, every socket gets keepalive, and a value the
+ *   socket already has is kept only when it is stricter.
+ *   Every connection it configured or kept gets BPF_SOCK_OPS_STATE_CB_FLAG:
+ *   an outgoing one once established (BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB,
+ *   which comes after the kernel's move to ESTABLISHED, so that move costs no
+ *   callback), an accepted one from its listener or when accepted.  The
+ *   program then runs again at each of its state changes
+ *   (BPF_SOCK_OPS_STATE_CB; for a loopback connection with both ends in the
+ *   cgroup three: the accepted end's move to ESTABLISHED, each end's to
+ *   CLOSE): a move from ESTABLISHED to CLOSE with the socket's sk_err at
+ *   ETIMEDOUT is a dead peer found by
+ *   keepalive, the user timeout or the retransmission limit (tcp_write_err()
+ *   sets sk_err, then tcp_done() moves the socket to CLOSE), and is counted
+ *   `timed_out`.  sk_err is not in struct bpf_sock_ops nor readable with
+ *   bpf_getsockopt(): it is read from the socket's struct tcp_sock, reached
+ *   with bpf_skc_to_tcp_sock() (which the verifier allows in sock_ops on
+ *   Linux 6.18, measured), its offset relocated by libbpf (CO-RE).  A soft
+ *   error seen before the timeout (EHOSTUNREACH from an ICMP message) takes
+ *   ETIMEDOUT's place in sk_err, and such a connection is not counted.
  *
  * tcpkeep_setopt (cgroup/setsockopt, BPF_CGROUP_SETSOCKOPT), attached only
  *   while enforcing: a process's setsockopt() on a TCP socket that would
@@ -53,6 +86,7 @@
 #include <linux/in.h>  /* IPPROTO_TCP, IPPROTO_MPTCP */
 #include <linux/tcp.h> /* TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT */
 #include <asm/socket.h> /* SOL_SOCKET, SO_KEEPALIVE: they differ between architectures */
+#include <linux/errno.h> /* ETIMEDOUT */
 
 #include "tcpkeep_bpf.h"
 #include "tcpkeep_map.h"
@@ -81,8 +115,44 @@ struct {
 	__type(value, struct tcpkeep_map_value);
 } tcpkeep_values SEC(".maps");
 
-/* Copies the configuration; 0 when the entry is not (yet) a valid one. */
-static __always_inline int read_values(struct tcpkeep_map_value *values)
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpkeep_map_counters);
+} tcpkeep_counts SEC(".maps");
+
+/* The fields of the kernel's socket that reach sk_err, declared for CO-RE:
+ * libbpf relocates each access to the running kernel's layout. */
+struct sock {
+	int sk_err;
+} __attribute__((preserve_access_index));
+
+struct inet_sock {
+	struct sock sk;
+} __attribute__((preserve_access_index));
+
+struct inet_connection_sock {
+	struct inet_sock icsk_inet;
+} __attribute__((preserve_access_index));
+
+struct tcp_sock {
+	struct inet_connection_sock inet_conn;
+} __attribute__((preserve_access_index));
+
+/* Adds one to a counter of this CPU's copy.  Atomic, since a softirq (an
+ * accepted connection, a timer) may interrupt the program on the same CPU. */
+#define COUNT(field)                                                                                         \
+	do {                                                                                                 \
+		__u32 key_ = 0;                                                                              \
+		struct tcpkeep_map_counters *counters_ = bpf_map_lookup_elem(&tcpkeep_counts, &key_);       \
+		if (counters_ != 0)                                                                          \
+			__sync_fetch_and_add(&counters_->field, 1);                                          \
+	} while (0)
+
+/* The settings: a copy of the configuration; 0 when the entry is not (yet) a
+ * valid one.  The one place both programs find them. */
+static __always_inline int settings(struct tcpkeep_map_value *values)
 {
 	__u32 key = 0;
 	const struct tcpkeep_map_value *entry = bpf_map_lookup_elem(&tcpkeep_values, &key);
@@ -119,41 +189,94 @@ static __always_inline void set_value(struct bpf_sock_ops *skops, int optname, i
 	bpf_setsockopt(skops, SOL_TCP, optname, &want, sizeof want);
 }
 
-SEC("sockops")
-int tcpkeep_sockops(struct bpf_sock_ops *skops)
+/* Gives the socket keepalive and the values; 0 when it leaves it as it is
+ * (its keepalive already on, no enforce). */
+static __always_inline int configure(struct bpf_sock_ops *skops, const struct tcpkeep_map_value *values)
 {
-	__u32 op = skops->op;
-	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
-		return 1;
-	if (skops->family != AF_INET && skops->family != AF_INET6)
-		return 1;
-	struct tcpkeep_map_value values;
-	if (!read_values(&values))
-		return 1;
-
 	/* bpf_getsockopt() reads SO_KEEPALIVE since Linux 6.1; on an older
 	 * kernel the socket is treated as one without keepalive. */
 	int on = 0;
-	if (bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) == 0 && on &&
-	    !values.enforce)
-		return 1;
-
-	/* The values first: SO_KEEPALIVE then arms the keepalive timer once,
-	 * with the idle time already in place, where TCP_KEEPIDLE set after it
-	 * would re-arm the timer. */
-	int strict = values.enforce != 0;
-	if (values.configured & TCPKEEP_MAP_IDLE)
-		set_value(skops, TCP_KEEPIDLE, values.idle, strict, 0);
-	if (values.configured & TCPKEEP_MAP_INTERVAL)
-		set_value(skops, TCP_KEEPINTVL, values.interval, strict, 0);
-	if (values.configured & TCPKEEP_MAP_COUNT)
-		set_value(skops, TCP_KEEPCNT, values.count, strict, 0);
-	if (values.configured & TCPKEEP_MAP_USER_TIMEOUT)
-		set_value(skops, TCP_USER_TIMEOUT, values.user_timeout, strict, 1);
+	if (bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) == 0 && on && !values->enforce)
+		return 0;
+	int strict = values->enforce != 0;
+	if (values->configured & TCPKEEP_MAP_IDLE)
+		set_value(skops, TCP_KEEPIDLE, values->idle, strict, 0);
+	if (values->configured & TCPKEEP_MAP_INTERVAL)
+		set_value(skops, TCP_KEEPINTVL, values->interval, strict, 0);
+	if (values->configured & TCPKEEP_MAP_COUNT)
+		set_value(skops, TCP_KEEPCNT, values->count, strict, 0);
+	if (values->configured & TCPKEEP_MAP_USER_TIMEOUT)
+		set_value(skops, TCP_USER_TIMEOUT, values->user_timeout, strict, 1);
 	if (!on) {
 		int one = 1;
 		bpf_setsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 	}
+	return 1;
+}
+
+/* From here on the program runs at each state change of the socket. */
+static __always_inline void watch_state(struct bpf_sock_ops *skops)
+{
+	bpf_sock_ops_cb_flags_set(skops, (int)(skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG));
+}
+
+/* A connection closing: counted when it ends, while established, on the
+ * keepalive or retransmission timeout. */
+static __always_inline void count_timeout(struct bpf_sock_ops *skops)
+{
+	if (skops->args[0] != BPF_TCP_ESTABLISHED || skops->args[1] != BPF_TCP_CLOSE)
+		return;
+	struct bpf_sock *sk = skops->sk;
+	if (sk == 0)
+		return;
+	struct tcp_sock *tcp = bpf_skc_to_tcp_sock(sk);
+	if (tcp != 0 && tcp->inet_conn.icsk_inet.sk.sk_err == ETIMEDOUT)
+		COUNT(timed_out);
+}
+
+SEC("sockops")
+int tcpkeep_sockops(struct bpf_sock_ops *skops)
+{
+	__u32 op = skops->op;
+	if (op == BPF_SOCK_OPS_STATE_CB) {
+		count_timeout(skops);
+		return 1;
+	}
+	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
+	    op != BPF_SOCK_OPS_TCP_LISTEN_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	if (skops->family != AF_INET && skops->family != AF_INET6)
+		return 1;
+	/* Accepted by a listener configured below: it inherited everything. */
+	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && (skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_STATE_CB_FLAG)) {
+		COUNT(configured_passive);
+		return 1;
+	}
+	struct tcpkeep_map_value values;
+	if (!settings(&values))
+		return 1;
+	/* A connection this program saw connect, now established: watched from
+	 * here rather than from connect, which spares the state callback of the
+	 * move to ESTABLISHED (the kernel makes it before this callback). */
+	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		watch_state(skops);
+		return 1;
+	}
+	int configured = configure(skops, &values);
+	if (op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
+		/* A listener is no connection: its children are counted as they come. */
+		if (configured)
+			watch_state(skops);
+		return 1;
+	}
+	if (!configured)
+		COUNT(kept);
+	else if (op == BPF_SOCK_OPS_TCP_CONNECT_CB)
+		COUNT(configured_active);
+	else
+		COUNT(configured_passive);
+	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		watch_state(skops);
 	return 1;
 }
 
@@ -224,10 +347,12 @@ SEC("cgroup/setsockopt")
 int tcpkeep_setopt(struct bpf_sockopt *ctx)
 {
 	struct tcpkeep_map_value values;
-	int valid = read_values(&values);
+	int valid = settings(&values);
 
-	if (valid && values.enforce && is_tcp(ctx->sk) && tighten(ctx, &values))
+	if (valid && values.enforce && is_tcp(ctx->sk) && tighten(ctx, &values)) {
+		COUNT(enforced);
 		return 1;
+	}
 
 	/* Untouched.  Of a buffer larger than a page the program saw only the
 	 * first page; optlen 0 tells the kernel to use the caller's own buffer

@@ -31,6 +31,7 @@
 struct socket;
 struct file;
 struct seq_file;
+struct tcp_sock;
 
 static void *(*const bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FUNC_map_lookup_elem;
 static long (*const bpf_setsockopt)(void *context, int level, int optname, void *value, int length) =
@@ -39,5 +40,8 @@ static long (*const bpf_getsockopt)(void *context, int level, int optname, void 
 	(void *)BPF_FUNC_getsockopt;
 static long (*const bpf_seq_write)(struct seq_file *seq, const void *data, __u32 length) = (void *)BPF_FUNC_seq_write;
 static struct socket *(*const bpf_sock_from_file)(struct file *file) = (void *)BPF_FUNC_sock_from_file;
+static long (*const bpf_sock_ops_cb_flags_set)(struct bpf_sock_ops *context, int flags) =
+	(void *)BPF_FUNC_sock_ops_cb_flags_set;
+static struct tcp_sock *(*const bpf_skc_to_tcp_sock)(void *sk) = (void *)BPF_FUNC_skc_to_tcp_sock;
 
 #endif

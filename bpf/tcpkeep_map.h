@@ -38,4 +38,20 @@ struct tcpkeep_map_value {
 	__u64 cgroup_id;  /* the cgroup the programs are attached to, for status */
 };
 
+/* The value of the counters map, a one-entry per-CPU array beside the values
+ * map: each CPU adds to its own copy without a lock, and the loader sums the
+ * copies.  Only the programs write it; it starts at zero with the attachment
+ * and keeps counting across changes of the values. */
+struct tcpkeep_map_counters {
+	__u64 configured_active;  /* connections given keepalive at connect() */
+	__u64 configured_passive; /* accepted connections given keepalive, or accepted by a
+				     listener tcpkeep configured (they inherit it) */
+	__u64 kept;               /* connections left as the program made them: keepalive
+				     already on, no enforce */
+	__u64 enforced;           /* setsockopt() calls rewritten by enforce */
+	__u64 timed_out;          /* connections that went from ESTABLISHED to CLOSE with
+				     sk_err ETIMEDOUT: a dead peer found by keepalive, the
+				     user timeout or retransmissions */
+};
+
 #endif

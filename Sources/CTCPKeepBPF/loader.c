@@ -14,6 +14,7 @@
 #include <mntent.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -32,13 +33,17 @@
 
 #define BPFFS_MOUNT_POINT "/sys/fs/bpf"
 #define PIN_VALUES "values"
+#define PIN_COUNTERS "counters"
 #define PIN_SOCKOPS "sock_ops"
 #define PIN_SETSOCKOPT "setsockopt"
 /* Program names as the kernel keeps them (at most 15 characters). */
 #define SOCKOPS_NAME "tcpkeep_sockops"
 #define SETSOCKOPT_NAME "tcpkeep_setopt"
 #define MAP_NAME "tcpkeep_values"
+#define COUNTERS_NAME "tcpkeep_counts"
 
+_Static_assert(sizeof(struct tcpkeep_bpf_counters) == sizeof(struct tcpkeep_map_counters),
+	       "the public counters are the map's");
 _Static_assert(TCPKEEP_BPF_IDLE == TCPKEEP_MAP_IDLE && TCPKEEP_BPF_INTERVAL == TCPKEEP_MAP_INTERVAL &&
 		       TCPKEEP_BPF_COUNT == TCPKEEP_MAP_COUNT &&
 		       TCPKEEP_BPF_USER_TIMEOUT == TCPKEEP_MAP_USER_TIMEOUT,
@@ -325,6 +330,7 @@ static __u32 other_tcpkeep_program(int cgroup_fd, __u32 own)
 /* tcpkeep's three pins in one directory, opened and checked. */
 struct pins {
 	int map, sockops, setsockopt;
+	int counters; /* -1 for pins made before the counters */
 	__u32 map_id, sockops_id, setsockopt_id;
 	struct tcpkeep_map_value value;
 };
@@ -337,7 +343,9 @@ static void close_pins(struct pins *pins)
 		close(pins->sockops);
 	if (pins->setsockopt >= 0)
 		close(pins->setsockopt);
-	pins->map = pins->sockops = pins->setsockopt = -1;
+	if (pins->counters >= 0)
+		close(pins->counters);
+	pins->map = pins->sockops = pins->setsockopt = pins->counters = -1;
 }
 
 static int open_program_pin(const char *directory, const char *name, enum bpf_prog_type type,
@@ -362,7 +370,7 @@ static int open_program_pin(const char *directory, const char *name, enum bpf_pr
 static int open_pins(const char *directory, struct pins *pins, char *error, size_t size)
 {
 	char path[PATH_MAX];
-	pins->map = pins->sockops = pins->setsockopt = -1;
+	pins->map = pins->sockops = pins->setsockopt = pins->counters = -1;
 	if (join_path(path, directory, PIN_VALUES) != 0)
 		return refuse(error, size, ENAMETOOLONG, "pin directory %s: path too long", directory);
 	pins->map = libbpf.bpf_obj_get(path);
@@ -392,7 +400,46 @@ static int open_pins(const char *directory, struct pins *pins, char *error, size
 		errno = saved;
 		return -1;
 	}
+	/* The lookup writes value_size bytes per CPU: only a map of this layout is read. */
+	if (join_path(path, directory, PIN_COUNTERS) == 0 && (pins->counters = libbpf.bpf_obj_get(path)) >= 0) {
+		length = sizeof info;
+		memset(&info, 0, sizeof info);
+		if (libbpf.bpf_obj_get_info_by_fd(pins->counters, &info, &length) != 0 ||
+		    info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.value_size != sizeof(struct tcpkeep_map_counters) ||
+		    info.max_entries != 1) {
+			close(pins->counters);
+			pins->counters = -1;
+		}
+	}
 	return 0;
+}
+
+/* Sums each CPU's copy of the counters; 0, or -1 with errno set. */
+static int read_counters(int map_fd, struct tcpkeep_bpf_counters *sum)
+{
+	int cpus = libbpf.libbpf_num_possible_cpus();
+	if (cpus <= 0) {
+		errno = cpus < 0 ? -cpus : EINVAL;
+		return -1;
+	}
+	/* The kernel writes one value per possible CPU, each rounded up to 8 bytes. */
+	struct tcpkeep_map_counters *copies = calloc((size_t)cpus, sizeof *copies);
+	if (copies == NULL)
+		return -1;
+	__u32 key = 0;
+	int result = libbpf.bpf_map_lookup_elem(map_fd, &key, copies);
+	memset(sum, 0, sizeof *sum);
+	for (int cpu = 0; result == 0 && cpu < cpus; cpu++) {
+		sum->configured_active += copies[cpu].configured_active;
+		sum->configured_passive += copies[cpu].configured_passive;
+		sum->kept += copies[cpu].kept;
+		sum->enforced += copies[cpu].enforced;
+		sum->timed_out += copies[cpu].timed_out;
+	}
+	int saved = errno;
+	free(copies);
+	errno = saved;
+	return result;
 }
 
 static int write_value(int map_fd, const struct tcpkeep_map_value *value)
@@ -587,7 +634,7 @@ struct undo {
 	int cgroup_fd;
 	int sockops_fd, setsockopt_fd;
 	int attached_sockops, attached_setsockopt;
-	char pins[3][PATH_MAX];
+	char pins[4][PATH_MAX];
 	int pin_count;
 	char pin_directory[PATH_MAX];
 	char created_top[PATH_MAX]; /* the topmost directory created, or "" */
@@ -664,12 +711,13 @@ static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *director
 	if (object == NULL)
 		return -1;
 	struct bpf_map *map = libbpf.bpf_object__find_map_by_name(object, MAP_NAME);
+	struct bpf_map *counters = libbpf.bpf_object__find_map_by_name(object, COUNTERS_NAME);
 	struct bpf_program *sockops = libbpf.bpf_object__find_program_by_name(object, SOCKOPS_NAME);
 	struct bpf_program *setsockopt = libbpf.bpf_object__find_program_by_name(object, SETSOCKOPT_NAME);
-	if (map == NULL || sockops == NULL || setsockopt == NULL) {
+	if (map == NULL || counters == NULL || sockops == NULL || setsockopt == NULL) {
 		libbpf.bpf_object__close(object);
-		return refuse(error, size, ENOENT, "the embedded BPF object lacks %s, %s or %s", MAP_NAME,
-			      SOCKOPS_NAME, SETSOCKOPT_NAME);
+		return refuse(error, size, ENOENT, "the embedded BPF object lacks %s, %s, %s or %s", MAP_NAME,
+			      COUNTERS_NAME, SOCKOPS_NAME, SETSOCKOPT_NAME);
 	}
 	int map_fd = libbpf.bpf_map__fd(map);
 	undo->sockops_fd = libbpf.bpf_program__fd(sockops);
@@ -680,6 +728,7 @@ static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *director
 		fail(error, size, errno, "writing the values map");
 	} else if (make_directories(directory, undo, error, size) == 0 &&
 		   pin(map_fd, directory, PIN_VALUES, undo, error, size) == 0 &&
+		   pin(libbpf.bpf_map__fd(counters), directory, PIN_COUNTERS, undo, error, size) == 0 &&
 		   pin(undo->sockops_fd, directory, PIN_SOCKOPS, undo, error, size) == 0 &&
 		   pin(undo->setsockopt_fd, directory, PIN_SETSOCKOPT, undo, error, size) == 0) {
 		*object_out = object;
@@ -1017,8 +1066,8 @@ int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char 
 			goto out;
 		}
 	}
-	static const char *const pin_names[] = {PIN_SETSOCKOPT, PIN_SOCKOPS, PIN_VALUES};
-	for (size_t i = 0; i < 3; i++) {
+	static const char *const pin_names[] = {PIN_SETSOCKOPT, PIN_SOCKOPS, PIN_COUNTERS, PIN_VALUES};
+	for (size_t i = 0; i < sizeof pin_names / sizeof pin_names[0]; i++) {
 		if (join_path(path, pin_directory, pin_names[i]) == 0 && unlink(path) != 0 && errno != ENOENT) {
 			fail(error, size, errno, "removing pin %s", path);
 			goto out;
@@ -1073,6 +1122,14 @@ int tcpkeep_bpf_get_status(const char *pin_directory, struct tcpkeep_bpf_status 
 	status->sockops_program_id = pins.sockops_id;
 	status->setsockopt_program_id = pins.setsockopt_id;
 	status->sockops_attached = status->setsockopt_attached = -1;
+	if (pins.counters >= 0) {
+		if (read_counters(pins.counters, &status->counters) != 0) {
+			fail(error, size, errno, "reading the counters map in %s", pin_directory);
+			close_pins(&pins);
+			return -1;
+		}
+		status->counters_known = 1;
+	}
 	int cgroup_fd = open_cgroup_by_id(pins.value.cgroup_id, cgroup_path, cgroup_path_size);
 	if (cgroup_fd >= 0) {
 		int attached;

@@ -101,10 +101,10 @@ struct KernelDetachCommand: TCPKeepSubcommand {
         }
         let detached = try cgroup.map(detachKernelMode(from:)) ?? false
         guard detached || unpinned else {
-            Output.standardOutput.write("nothing to detach: tcpkeep has no programs for \(cgroup ?? "that target")\n")
+            Output.standardOutput.write("nothing to detach: tcpkeep has no programs for \(cgroup.map { terminalSafe($0) } ?? "that target")\n")
             return 0
         }
-        if detached { Output.standardOutput.write("detached tcpkeep's programs from \(cgroup!)\n") }
+        if detached { Output.standardOutput.write("detached tcpkeep's programs from \(terminalSafe(cgroup!))\n") }
         if unpinned { Output.standardOutput.write("removed the pins of \(target.unit!)\n") }
         return 0
     }

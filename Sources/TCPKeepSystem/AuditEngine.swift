@@ -51,6 +51,12 @@ public protocol AuditSink {
     mutating func finish(_ summary: AuditSummary) throws
     /// The audit failed on the way: what the sink wrote must not be taken for a result.
     mutating func discard()
+    /// What the sink could not include, one line each, once it is finished.
+    var warnings: [String] { get }
+}
+
+extension AuditSink {
+    public var warnings: [String] { [] }
 }
 
 /// What a finished audit concluded.
@@ -84,6 +90,7 @@ public func runAudit(_ request: AuditRequest, into sink: inout some AuditSink) t
         warnings.append("\(note): read /proc instead")
     }
     if let note = summary.ownersNote { warnings.append("BPF iterator: \(note): found processes through /proc/PID/fd instead") }
+    warnings += sink.warnings
     return AuditResult(summary: summary, warnings: warnings, verdict: request.check ? summary.checkVerdict(for: request.selection) : nil)
 }
 
@@ -212,13 +219,17 @@ private enum OwnerScan: Sendable {
 }
 
 /// The audit in a format, written as the connections come to standard output, or to a file
-/// that replaces `path` atomically once the audit is whole.
+/// that replaces `path` atomically once the audit is whole. In Prometheus's format kernel mode's
+/// counters follow the audit's metrics, so that the textfile collector carries them too.
 public struct FormattedAudit: AuditSink {
+    private let format: AuditFormat
     private var writer: any AuditWriter
     private var output: BufferedOutput
+    public private(set) var warnings: [String] = []
 
     /// For `path`, its directory must exist.
     public init(_ format: AuditFormat, replacing path: String? = nil) throws(SystemError) {
+        self.format = format
         writer = format.makeWriter()
         output = try path.map { path throws(SystemError) in try BufferedOutput(replacing: path) } ?? BufferedOutput()
     }
@@ -229,6 +240,14 @@ public struct FormattedAudit: AuditSink {
 
     public mutating func finish(_ summary: AuditSummary) throws {
         writer.finish(summary, to: &output)
+        if format == .prometheus {
+            // Kernel mode that cannot be read is a warning, not a failed audit.
+            do {
+                output.write(try kernelCountersPrometheus())
+            } catch {
+                warnings.append("kernel mode's counters left out: \(error)")
+            }
+        }
         try output.commit()
     }
 

@@ -193,7 +193,24 @@ func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAt
         pinDirectory: pins, cgroup: status.cgroup_id == 0 || path.isEmpty ? nil : path, settings: settings,
         sockopsProgramID: status.sockops_program_id, setsockoptProgramID: status.setsockopt_program_id, mapID: status.map_id,
         sockopsAttached: status.cgroup_id == 0 ? nil : attached(status.sockops_attached),
-        setsockoptAttached: status.cgroup_id == 0 ? nil : attached(status.setsockopt_attached))
+        setsockoptAttached: status.cgroup_id == 0 ? nil : attached(status.setsockopt_attached),
+        counters: status.counters_known == 0 ? nil : KernelCounters(status.counters))
+}
+
+/// Kernel mode's counters as Prometheus counters (`formatKernelCountersPrometheus`), for the
+/// audit's Prometheus output; "" when nothing is pinned under /sys/fs/bpf/tcpkeep. Throws when
+/// pins are there but cannot be read (no libbpf, no rights).
+public func kernelCountersPrometheus() throws -> String {
+    guard Files.isDirectory(kernelPinRoot) else { return "" }
+    return formatKernelCountersPrometheus(try kernelAttachments(), cgroupMount: try cgroupV2MountPoint())
+}
+
+extension KernelCounters {
+    init(_ counters: tcpkeep_bpf_counters) {
+        self.init(
+            configuredActive: counters.configured_active, configuredPassive: counters.configured_passive, kept: counters.kept,
+            enforced: counters.enforced, timedOut: counters.timed_out)
+    }
 }
 
 /// The tcpkeep attachment whose sock_ops program runs for a process's sockets (attached to its

@@ -241,7 +241,7 @@ struct KernelModeTests {
         #expect(pinned.status == 0, "\(pinned)")
         let attachment = try #require(try status().first { $0["pin_directory"] as? String == pins })
         #expect(attachment["cgroup"] is NSNull && attachment["idle_seconds"] as? Int == 30 && attachment["enforce"] as? Bool == true)
-        for program in ["sock_ops", "setsockopt", "values"] {
+        for program in ["sock_ops", "setsockopt", "values", "counters"] {
             #expect(FileManager.default.fileExists(atPath: "\(pins)/\(program)"))
         }
         let removed = try tcpkeep(["kernel", "detach", "--unit", unit])

@@ -401,6 +401,21 @@ static void probe_serve(const char *cgroup, char *accepted, size_t size, char *o
 	finish(&child, NULL, 0);
 }
 
+/* probe enforce in `cgroup`, against a listener of this process; its output. */
+static void probe_enforce(const char *cgroup, char *output, size_t size)
+{
+	int port;
+	int listener = listen_loopback(IPPROTO_TCP, "127.0.0.1", &port);
+	char port_text[16];
+	snprintf(port_text, sizeof port_text, "%d", port);
+	char *argv[] = {(char *)probe, "enforce", port_text, NULL};
+	run(cgroup, argv, output, size);
+	int accepted = accept_one(listener);
+	if (accepted >= 0)
+		close(accepted);
+	close(listener);
+}
+
 static void refusals(void)
 {
 	char output[4096];
@@ -543,16 +558,7 @@ static void connections(void)
 	snprintf(command, sizeof command, "bpftool cgroup show '%s' 2>&1", cgroups[0]);
 	shell(command, output, sizeof output);
 	check(contains(output, "tcpkeep_setopt"), "bpftool cgroup show lists tcpkeep_setopt");
-	int port;
-	int listener = listen_loopback(IPPROTO_TCP, "127.0.0.1", &port);
-	char port_text[16];
-	snprintf(port_text, sizeof port_text, "%d", port);
-	char *argv[] = {(char *)probe, "enforce", port_text, NULL};
-	run(cgroups[0], argv, output, sizeof output);
-	int accepted = accept_one(listener);
-	if (accepted >= 0)
-		close(accepted);
-	close(listener);
+	probe_enforce(cgroups[0], output, sizeof output);
 	for (char *line = strtok(output, "\n"); line != NULL; line = strtok(NULL, "\n")) {
 		char label[64] = "";
 		sscanf(line, "%63s", label);
@@ -617,6 +623,57 @@ static void connections(void)
 	check(contains(client, "keepalive=0"), "after detach a client in the cgroup is untouched: %s", client);
 	rc = tcpkeep_bpf_get_status(pins[0], &status, NULL, 0, error, sizeof error);
 	check(rc == -1 && errno == ENOENT, "status of a detached pin directory fails with ENOENT");
+}
+
+/* The counters, and the listeners: one configured when it listens hands
+ * keepalive to what it accepts; one older than the attachment gets it set on
+ * each accepted connection. */
+static void counting(void)
+{
+	struct tcpkeep_bpf_values values = values_a;
+	struct tcpkeep_bpf_status status;
+	char client[512], server[512], line[512], output[8192];
+
+	struct child older;
+	char *serve[] = {(char *)probe, "serve", NULL};
+	int port = 0;
+	if (spawn(&older, cgroups[0], serve) == 0) {
+		read_line(&older, line, sizeof line);
+		sscanf(line, "port %d", &port);
+	}
+	int rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, 0, error, sizeof error);
+	check(rc == 0 && port != 0, "attach beside a server that listened before%s%s", rc ? ": " : "", rc ? error : "");
+	if (port != 0) {
+		int fd = connect_loopback(port, IPPROTO_TCP);
+		read_line(&older, line, sizeof line);
+		close(fd);
+		check(contains(line, VALUES_A), "a listener older than the attachment: what it accepts is configured when "
+						"accepted: %s",
+		      line);
+	}
+	finish(&older, NULL, 0);
+	probe_serve(cgroups[0], server, sizeof server, client, sizeof client);
+	check(contains(server, VALUES_A), "a listener configured at listen(): what it accepts inherits: %s", server);
+	probe_connect(cgroups[0], NULL, client, sizeof client, NULL, 0);
+	probe_connect(cgroups[0], "100", client, sizeof client, NULL, 0);
+	rc = tcpkeep_bpf_get_status(pins[0], &status, NULL, 0, error, sizeof error);
+	const struct tcpkeep_bpf_counters *c = &status.counters;
+	note("counters: configured %llu active, %llu passive; kept %llu; enforced %llu; timed out %llu",
+	     (unsigned long long)c->configured_active, (unsigned long long)c->configured_passive,
+	     (unsigned long long)c->kept, (unsigned long long)c->enforced, (unsigned long long)c->timed_out);
+	check(rc == 0 && status.counters_known == 1 && c->configured_active == 1 && c->configured_passive == 2 &&
+		      c->kept == 1 && c->enforced == 0 && c->timed_out == 0,
+	      "counters: 1 connection configured at connect, 2 accepted, 1 kept (its own keepalive), no timeout");
+
+	values.enforce = 1;
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, 0, error, sizeof error);
+	probe_enforce(cgroups[0], output, sizeof output);
+	rc |= tcpkeep_bpf_get_status(pins[0], &status, NULL, 0, error, sizeof error);
+	check(rc == 0 && c->enforced == 7 && c->configured_active == 2,
+	      "counters: the 7 setsockopt() calls enforce rewrote are counted (%llu), the values' change kept the counts",
+	      (unsigned long long)c->enforced);
+	rc = tcpkeep_bpf_detach(cgroups[0], pins[0], error, sizeof error);
+	check(rc == 0, "detached%s%s", rc ? ": " : "", rc ? error : "");
 }
 
 /* Failures leave nothing behind; other tools' programs stay. */
@@ -962,6 +1019,7 @@ int main(int argc, char **argv)
 	if (!is_bpffs("/sys/fs/bpf") && private_mount_namespace())
 		mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700");
 	connections();
+	counting();
 	coexistence();
 	repair_and_removal();
 	mptcp();

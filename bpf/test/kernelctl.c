@@ -6,6 +6,10 @@
  *   kernelctl attach CGROUP IDLE INTERVAL COUNT USER_TIMEOUT [enforce]   (- leaves a value unset)
  *   kernelctl status CGROUP
  *   kernelctl detach CGROUP
+ *   kernelctl attach-empty CGROUP   a sock_ops program that does nothing, attached beside any
+ *                                   other (BPF_F_ALLOW_MULTI) and never pinned: what running
+ *                                   any sock_ops program costs, for bench/kernel-mode; it goes
+ *                                   with the cgroup
  *
  * Pins go to the default pin directory, /sys/fs/bpf/tcpkeep/<cgroup id>;
  * attach mounts bpffs at /sys/fs/bpf when nothing is mounted there.  The BPF
@@ -15,10 +19,36 @@
 #include "objects.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/bpf.h>
+
+/* Loads "return 1" as a sock_ops program and attaches it to the cgroup. */
+static int attach_empty(const char *cgroup)
+{
+	const struct bpf_insn return_1[] = {
+		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
+		{.code = BPF_JMP | BPF_EXIT},
+	};
+	union bpf_attr load = {.prog_type = BPF_PROG_TYPE_SOCK_OPS, .insns = (__u64)(uintptr_t)return_1, .insn_cnt = 2,
+			       .license = (__u64)(uintptr_t) "GPL"};
+	int program = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+	int target = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	union bpf_attr attach = {.target_fd = (__u32)target, .attach_bpf_fd = (__u32)program,
+				 .attach_type = BPF_CGROUP_SOCK_OPS, .attach_flags = BPF_F_ALLOW_MULTI};
+	if (program < 0 || target < 0 || syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach) != 0) {
+		fprintf(stderr, "kernelctl: attaching an empty sock_ops program to %s: %s\n", cgroup, strerror(errno));
+		return 1;
+	}
+	printf("attached an empty sock_ops program to %s\n", cgroup);
+	return 0;
+}
 
 static int value(const char *text, uint32_t bit, int32_t *out, uint32_t *mask)
 {
@@ -37,11 +67,13 @@ int main(int argc, char **argv)
 {
 	char error[1024], pin[PATH_MAX], path[PATH_MAX];
 	if (argc < 3) {
-		fprintf(stderr, "usage: kernelctl preflight|attach|status|detach CGROUP [IDLE INTERVAL COUNT "
+		fprintf(stderr, "usage: kernelctl preflight|attach|attach-empty|status|detach CGROUP [IDLE INTERVAL COUNT "
 				"USER_TIMEOUT [enforce]]\n");
 		return 2;
 	}
 	const char *command = argv[1], *cgroup = argv[2];
+	if (strcmp(command, "attach-empty") == 0)
+		return attach_empty(cgroup);
 	struct tcpkeep_bpf_object object = read_bpf_object("tcpkeep");
 	if (strcmp(command, "preflight") == 0) {
 		enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(object, cgroup, NULL, error, sizeof error);
@@ -71,12 +103,16 @@ int main(int argc, char **argv)
 		rc = tcpkeep_bpf_get_status(pin, &status, path, sizeof path, error, sizeof error);
 		if (rc == 0)
 			printf("%s: cgroup %s (id %llu) mask 0x%x idle %d interval %d count %d user_timeout %d "
-			       "enforce %u; sock_ops id %u attached %d, setsockopt id %u attached %d, map id %u\n",
+			       "enforce %u; sock_ops id %u attached %d, setsockopt id %u attached %d, map id %u; "
+			       "configured active %llu passive %llu kept %llu enforced %llu timed_out %llu\n",
 			       pin, path, (unsigned long long)status.cgroup_id, status.values.configured_mask,
 			       status.values.idle, status.values.interval, status.values.count,
 			       status.values.user_timeout, status.values.enforce, status.sockops_program_id,
 			       status.sockops_attached, status.setsockopt_program_id, status.setsockopt_attached,
-			       status.map_id);
+			       status.map_id, (unsigned long long)status.counters.configured_active,
+			       (unsigned long long)status.counters.configured_passive,
+			       (unsigned long long)status.counters.kept, (unsigned long long)status.counters.enforced,
+			       (unsigned long long)status.counters.timed_out);
 	} else if (strcmp(command, "detach") == 0) {
 		rc = tcpkeep_bpf_detach(cgroup, pin, error, sizeof error);
 		if (rc == 0)

@@ -22,6 +22,7 @@
  *   <pin directory>/sock_ops     the sock_ops program
  *   <pin directory>/setsockopt   the cgroup/setsockopt program
  *   <pin directory>/values       the one-entry array map both read
+ *   <pin directory>/counters     the per-CPU array both count in
  * The pins keep the programs and map alive after the process exits; the
  * attachment itself is held by the cgroup.  A systemd unit may attach the same
  * pinned program with BPFProgram=sock_ops:<pin directory>/sock_ops.
@@ -159,6 +160,18 @@ int tcpkeep_bpf_pin(struct tcpkeep_bpf_object object, const char *pin_directory,
 int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char *error,
 		       size_t error_size);
 
+/* What an attachment's programs did since it was made, summed over the CPUs. */
+struct tcpkeep_bpf_counters {
+	uint64_t configured_active;  /* connections given keepalive at connect() */
+	uint64_t configured_passive; /* accepted connections given keepalive (most inherit it from
+					a listener the program configured at listen()) */
+	uint64_t kept;               /* connections whose own keepalive was left alone (no enforce) */
+	uint64_t enforced;           /* setsockopt() calls rewritten by enforce */
+	uint64_t timed_out;          /* connections that ended while established with ETIMEDOUT:
+					a dead peer found by keepalive, the user timeout or the
+					retransmission limit */
+};
+
 /* One attachment, as read back from its pin directory. */
 struct tcpkeep_bpf_status {
 	uint64_t cgroup_id;
@@ -170,6 +183,10 @@ struct tcpkeep_bpf_status {
 	 * cgroup could not be found or queried (cgroup_path is then ""). */
 	int32_t sockops_attached;
 	int32_t setsockopt_attached;
+	/* 1 when `counters` was read; 0 when the pins have no counters map (made by a
+	 * tcpkeep before the counters). */
+	int32_t counters_known;
+	struct tcpkeep_bpf_counters counters;
 };
 
 /* Reads the attachment pinned in pin_directory.  cgroup_path (may be NULL)

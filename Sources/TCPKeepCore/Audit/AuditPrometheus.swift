@@ -72,7 +72,7 @@ public struct AuditPrometheusWriter: AuditWriter {
     }
 }
 
-private func prometheusLabels(_ labels: [(String, String)]) -> String {
+func prometheusLabels(_ labels: [(String, String)]) -> String {
     let escaped = labels.map { name, value in "\(name)=\"\(prometheusLabelValue(value))\"" }
     return "{" + escaped.joined(separator: ",") + "}"
 }

@@ -12,10 +12,14 @@ public struct KernelAttachment: Equatable, Sendable {
     /// Whether each program is attached to the cgroup: nil when that could not be queried.
     public var sockopsAttached: Bool?
     public var setsockoptAttached: Bool?
+    /// What the programs counted since the attachment was made; nil for pins made by a tcpkeep
+    /// without counters.
+    public var counters: KernelCounters?
 
     public init(
         pinDirectory: String, cgroup: String?, settings: KeepaliveSettings, sockopsProgramID: UInt32,
-        setsockoptProgramID: UInt32, mapID: UInt32, sockopsAttached: Bool?, setsockoptAttached: Bool?
+        setsockoptProgramID: UInt32, mapID: UInt32, sockopsAttached: Bool?, setsockoptAttached: Bool?,
+        counters: KernelCounters? = nil
     ) {
         self.pinDirectory = pinDirectory
         self.cgroup = cgroup
@@ -25,6 +29,30 @@ public struct KernelAttachment: Equatable, Sendable {
         self.mapID = mapID
         self.sockopsAttached = sockopsAttached
         self.setsockoptAttached = setsockoptAttached
+        self.counters = counters
+    }
+}
+
+/// The kernel's counts for one attachment, summed over the CPUs, from the moment it was made.
+public struct KernelCounters: Equatable, Sendable {
+    /// Connections given keepalive when they connected.
+    public var configuredActive: UInt64
+    /// Accepted connections given keepalive (most inherit it from a listener configured at listen()).
+    public var configuredPassive: UInt64
+    /// Connections whose own keepalive was left as the program set it (no enforce).
+    public var kept: UInt64
+    /// setsockopt() calls rewritten by enforce.
+    public var enforced: UInt64
+    /// Connections that ended, while established, with ETIMEDOUT: dead peers that keepalive, the
+    /// user timeout or the retransmission limit found.
+    public var timedOut: UInt64
+
+    public init(configuredActive: UInt64, configuredPassive: UInt64, kept: UInt64, enforced: UInt64, timedOut: UInt64) {
+        self.configuredActive = configuredActive
+        self.configuredPassive = configuredPassive
+        self.kept = kept
+        self.enforced = enforced
+        self.timedOut = timedOut
     }
 }
 
@@ -44,15 +72,21 @@ private func attachedText(_ attached: Bool?) -> String {
     attached.map { $0 ? "attached" : "not attached" } ?? "unknown"
 }
 
-/// One row per attachment: cgroup, values, enforce, program ids.
+/// One row per attachment: cgroup, values, enforce, program ids, counters ("-" when the pins
+/// have none).
 func formatKernelStatusTable(_ attachments: [KernelAttachment]) -> String {
     guard !attachments.isEmpty else { return "no tcpkeep kernel-mode programs are pinned under \(kernelPinRoot)\n" }
     var output = ""
-    appendTable(to: &output, header: ["CGROUP", "VALUES", "ENFORCE", "SOCK_OPS", "SETSOCKOPT", "PINS"], rows: attachments.map {
-        [
-            $0.cgroup ?? "(attached by systemd)", settingsSummary($0.settings), $0.settings.enforce ? "yes" : "no",
+    let header = ["CGROUP", "VALUES", "ENFORCE", "SOCK_OPS", "SETSOCKOPT", "CONFIGURED", "KEPT", "ENFORCED", "TIMED_OUT", "PINS"]
+    appendTable(to: &output, header: header, rows: attachments.map {
+        let counters = $0.counters
+        let count = { (value: (KernelCounters) -> UInt64) in counters.map { "\(value($0))" } ?? "-" }
+        return [
+            $0.cgroup.map { terminalSafe($0, escapingSpaces: true) } ?? "(attached by systemd)", settingsSummary($0.settings), $0.settings.enforce ? "yes" : "no",
             "id \($0.sockopsProgramID) \(attachedText($0.sockopsAttached))",
-            "id \($0.setsockoptProgramID) \(attachedText($0.setsockoptAttached))", $0.pinDirectory,
+            "id \($0.setsockoptProgramID) \(attachedText($0.setsockoptAttached))",
+            counters.map { "\($0.configuredActive) out, \($0.configuredPassive) in" } ?? "-", count(\.kept), count(\.enforced),
+            count(\.timedOut), terminalSafe($0.pinDirectory, escapingSpaces: true),
         ]
     })
     return output
@@ -61,7 +95,9 @@ func formatKernelStatusTable(_ attachments: [KernelAttachment]) -> String {
 /// `{"attachments": [...]}`: each with `cgroup` (null for a unit's pins, which systemd attaches),
 /// `pin_directory`, `idle_seconds`, `interval_seconds`, `count`, `user_timeout_ms` (null when left
 /// to the system), `enforce`, `sockops_program_id`, `setsockopt_program_id`, `map_id`,
-/// `sockops_attached` and `setsockopt_attached` (null when unknown).
+/// `sockops_attached` and `setsockopt_attached` (null when unknown), and `counters` (null for
+/// pins made without them): `configured_active`, `configured_passive`, `kept`, `enforced`,
+/// `timed_out`.
 func formatKernelStatusJSON(_ attachments: [KernelAttachment]) -> String {
     let objects = attachments.map(kernelAttachmentJSON)
     return "{\"attachments\": [" + objects.map { "\n  " + $0 }.joined(separator: ",") + (objects.isEmpty ? "" : "\n") + "]}\n"
@@ -78,5 +114,13 @@ func kernelAttachmentJSON(_ attachment: KernelAttachment) -> String {
             ("enforce", "\(attachment.settings.enforce)"), ("sockops_program_id", "\(attachment.sockopsProgramID)"),
             ("setsockopt_program_id", "\(attachment.setsockoptProgramID)"), ("map_id", "\(attachment.mapID)"),
             ("sockops_attached", flag(attachment.sockopsAttached)), ("setsockopt_attached", flag(attachment.setsockoptAttached)),
+            ("counters", attachment.counters.map(kernelCountersJSON) ?? "null"),
         ])
+}
+
+private func kernelCountersJSON(_ counters: KernelCounters) -> String {
+    jsonObject([
+        ("configured_active", "\(counters.configuredActive)"), ("configured_passive", "\(counters.configuredPassive)"),
+        ("kept", "\(counters.kept)"), ("enforced", "\(counters.enforced)"), ("timed_out", "\(counters.timedOut)"),
+    ])
 }

@@ -21,6 +21,13 @@ public func unitPinDirectory(_ unit: UnitName) -> String {
     return "\(kernelPinRoot)/unit/\(escaped)"
 }
 
+/// The unit whose pins `unitPinDirectory` put in this directory; nil for a cgroup's pins.
+public func unitName(ofPinDirectory directory: String) -> String? {
+    let prefix = "\(kernelPinRoot)/unit/"
+    guard directory.hasPrefix(prefix) else { return nil }
+    return String(directory.dropFirst(prefix.count)).replacingOccurrences(of: "_2e", with: ".").replacingOccurrences(of: "_5f", with: "_")
+}
+
 /// The mount point of the cgroup v2 hierarchy in the text of /proc/mounts: `/sys/fs/cgroup` on a
 /// unified host, `/sys/fs/cgroup/unified` on a hybrid one; nil without cgroup v2.
 public func cgroupV2Mount(mounts text: String) -> String? {
