@@ -36,6 +36,15 @@ public struct AgentPolicy: Equatable, Sendable {
         rules.indices.map(PolicyEntry.rule) + (fallback == nil ? [] : [.fallback])
     }
 
+    /// Why the rules before the one a workload falls under (all of them, when none matches)
+    /// could not judge it: the facts the node lacks, one line per rule, for the log.
+    public func missingFacts(for workload: Workload) -> [String] {
+        let tried = entry(for: workload).flatMap { if case .rule(let index) = $0 { index } else { nil } } ?? rules.count
+        return rules.indices.prefix(tried).compactMap { index in
+            rules[index].selector.missingFact(workload).map { "\(label(of: .rule(index))): \($0)" }
+        }
+    }
+
     /// How an entry is named in logs and metric labels: the rule's `name`, else `rule N` (from 1).
     public func label(of entry: PolicyEntry) -> String {
         switch entry {
@@ -71,8 +80,13 @@ public enum WorkloadSelector: Equatable, Sendable {
     case unit(PathGlob)
     /// A container's runtime id, or the start of it, or the start of one of its names.
     case container(String)
-    /// A key of the container's OCI runtime spec annotations, with its value when given.
+    /// A key of the container's OCI runtime spec annotations, with its value when given (a
+    /// Kubernetes pod's annotations are there, as doc/kubernetes.md describes).
     case annotation(key: String, value: String?)
+    /// A glob on the Kubernetes namespace of the container's pod.
+    case namespace(PathGlob)
+    /// A glob on the name of the container's Kubernetes pod.
+    case pod(PathGlob)
 
     public func matches(_ workload: Workload) -> Bool {
         switch self {
@@ -86,19 +100,42 @@ public enum WorkloadSelector: Equatable, Sendable {
         case .annotation(let key, let value):
             guard let found = workload.container?.annotations[key] else { return false }
             return value == nil || found == value
+        case .namespace(let glob):
+            return workload.pod?.namespace.map { glob.matches([Substring($0)]) } ?? false
+        case .pod(let glob):
+            return workload.pod?.name.map { glob.matches([Substring($0)]) } ?? false
+        }
+    }
+
+    /// Why this selector cannot judge a container, when the node lacks the fact it needs (it
+    /// then does not match); nil when it can, or when the cgroup is no container's.
+    public func missingFact(_ workload: Workload) -> String? {
+        guard let container = workload.container else { return nil }
+        switch self {
+        case .namespace where workload.pod?.namespace == nil:
+            return "the container's runtime spec names no pod namespace (io.kubernetes.pod.namespace or io.kubernetes.cri.sandbox-namespace)"
+        case .pod where workload.pod?.name == nil:
+            return "the container's runtime spec names no pod (io.kubernetes.pod.name or io.kubernetes.cri.sandbox-name)"
+        case .annotation(let key, _) where container.annotations[key] == nil && KubernetesPod.isContainerd(container.annotations):
+            return "containerd's spec has no '\(key)': containerd passes a pod annotation only when its pod_annotations setting lists it"
+        default:
+            return nil
         }
     }
 }
 
-/// A cgroup as the policy sees it: its path below the cgroup v2 mount, and the container it is
-/// (or is inside), as the runtime's state on the host describes it.
+/// A cgroup as the policy sees it: its path below the cgroup v2 mount, the container it is
+/// (or is inside) as the runtime's state on the host describes it, and that container's
+/// Kubernetes pod as far as the node knows it.
 public struct Workload: Equatable, Sendable {
     public var path: [Substring]
     public var container: ContainerState?
+    public var pod: KubernetesPod?
 
     public init(path: String, container: ContainerState? = nil) {
         self.path = path.split(separator: "/")
         self.container = container
+        pod = container.flatMap { KubernetesPod(annotations: $0.annotations, cgroupPath: self.path) }
     }
 }
 

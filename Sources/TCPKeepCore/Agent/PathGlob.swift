@@ -1,7 +1,7 @@
 /// A glob over a slash-separated path: `*` any run of characters within one component, `?` one
 /// character, `**` as a whole component any number of components (none included). Everything
 /// else matches itself. Used for `cgroup:` selectors (paths below the cgroup v2 mount) and, as
-/// one component, for `unit:` selectors.
+/// one component, for `unit:`, `namespace:` and `pod:` selectors.
 public struct PathGlob: Equatable, Sendable, CustomStringConvertible {
     enum Component: Equatable, Sendable {
         case anyDepth
@@ -12,13 +12,13 @@ public struct PathGlob: Equatable, Sendable, CustomStringConvertible {
     public let description: String
 
     /// Parses a glob; the error says what is wrong with it, for the caller to place.
-    public init(_ text: String, allowingSlashes: Bool = true) throws(SettingsError) {
+    public init(_ text: String, allowingSlashes: Bool = true, naming what: String = "a unit name") throws(SettingsError) {
         guard !text.isEmpty else { throw SettingsError("an empty glob matches nothing") }
         guard text.allSatisfy({ !$0.isNewline && $0 != "\0" }) else {
             throw SettingsError("a glob holds no line break or NUL")
         }
         if !allowingSlashes && text.contains("/") {
-            throw SettingsError("'\(text)': a unit name holds no '/'")
+            throw SettingsError("'\(text)': \(what) holds no '/'")
         }
         guard !text.hasPrefix("/") else {
             throw SettingsError("'\(text)': give the path below the cgroup v2 mount, without a leading '/'")

@@ -59,26 +59,30 @@ public func parsePolicy(_ text: String) throws(PolicyError) -> AgentPolicy {
     return policy
 }
 
+private let selectorKeys = ["cgroup", "unit", "container", "annotation", "namespace", "pod"]
 private let settingKeys = ["profile", "detect-within", "idle", "interval", "count", "user-timeout", "enforce"]
 
 private func parseRule(_ node: Node) throws(PolicyError) -> PolicyRule {
     let fields = try mapping(node, "a rule", keys: ["name", "match"] + settingKeys)
-    guard let match = fields["match"] else { throw at(node, "a rule needs `match:` (cgroup, unit, container or annotation)") }
+    guard let match = fields["match"] else { throw at(node, "a rule needs `match:` (\(selectorKeys.joined(separator: ", ")))") }
     let selector = try parseSelector(match)
     let name = try fields["name"].map { node throws(PolicyError) in try printableName(node) }
     return PolicyRule(name: name, selector: selector, settings: try parseSettings(fields, of: node))
 }
 
 private func parseSelector(_ node: Node) throws(PolicyError) -> WorkloadSelector {
-    let fields = try mapping(node, "`match:`", keys: ["cgroup", "unit", "container", "annotation"])
+    let fields = try mapping(node, "`match:`", keys: selectorKeys)
     guard fields.count == 1, let (key, value) = fields.first else {
-        throw at(node, "`match:` takes exactly one of cgroup, unit, container or annotation")
+        throw at(node, "`match:` takes exactly one of \(selectorKeys.joined(separator: ", "))")
     }
     switch key {
     case "cgroup":
         return .cgroup(try place(value) { text throws(SettingsError) in try PathGlob(text) })
     case "unit":
         return .unit(try place(value) { text throws(SettingsError) in try PathGlob(text, allowingSlashes: false) })
+    case "namespace", "pod":
+        let glob = try place(value) { text throws(SettingsError) in try PathGlob(text, allowingSlashes: false, naming: "a Kubernetes \(key) name") }
+        return key == "pod" ? .pod(glob) : .namespace(glob)
     case "container":
         return .container(try place(value) { text throws(SettingsError) in
             guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) else {
