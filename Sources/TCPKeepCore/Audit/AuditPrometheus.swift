@@ -8,8 +8,13 @@ public struct AuditPrometheusWriter: AuditWriter {
     private var processes: [Int32?: Int] = [:]
     private var owners: [SocketOwner?] = []
     private var counts: [[KeepaliveStatus: Int]] = []
+    /// The agent's names for containers, by runtime id: with them, the series carry a
+    /// `namespace` label and name the pod and container rather than giving their ids.
+    private let containers: [String: ContainerLabels]?
 
-    public init() {}
+    public init(containers: [String: ContainerLabels]? = nil) {
+        self.containers = containers
+    }
 
     public mutating func reserve(_ count: Int) {}
 
@@ -26,17 +31,18 @@ public struct AuditPrometheusWriter: AuditWriter {
 
     public mutating func finish(_ summary: AuditSummary, to output: inout some AuditOutputStream) {
         output.write("""
-            # HELP tcpkeep_connections TCP connections by owning process, systemd unit, container, pod and keepalive status.
+            # HELP tcpkeep_connections TCP connections by owning process, systemd unit, \(containers == nil ? "" : "namespace, ")container, pod and keepalive status.
             # TYPE tcpkeep_connections gauge
 
             """)
         var series: [String: Int] = [:]
         for (owner, byStatus) in zip(owners, counts) {
+            let named = owner?.container.flatMap { containers?[$0] }
+            let workload = [("container", named?.container ?? owner?.container ?? ""), ("pod", named?.pod ?? owner?.pod ?? "")]
+            let kubernetes = containers == nil ? [] : [("namespace", named?.namespace ?? "")]
             for (status, count) in byStatus {
-                let labels = prometheusLabels([
-                    ("process", owner?.process.string ?? ""), ("unit", owner?.unit ?? ""), ("container", owner?.container ?? ""),
-                    ("pod", owner?.pod ?? ""), ("status", status.rawValue),
-                ])
+                let labels = prometheusLabels(
+                    [("process", owner?.process.string ?? ""), ("unit", owner?.unit ?? "")] + kubernetes + workload + [("status", status.rawValue)])
                 series[labels, default: 0] += count
             }
         }

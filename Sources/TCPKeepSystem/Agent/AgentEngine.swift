@@ -47,6 +47,8 @@ public final class AgentEngine {
     private var lastText: String
     private var tracked: [UInt64: (path: String, entry: PolicyEntry?)] = [:]
     private var containers: [String: ContainerState] = [:]
+    /// The names /metrics gives the containers the agent has seen, by runtime id.
+    private let containerLabels = NIOLockedValueBox<[String: ContainerLabels]>([:])
     private let health = NIOLockedValueBox(AgentHealth())
     private let ready = NIOLockedValueBox(false)
     private let extraMetrics: @Sendable () -> String
@@ -80,7 +82,7 @@ public final class AgentEngine {
         apply(try watcher.scan(), announce: false)
         try reconcile()
         let listen = configuration.listen ?? policy.listen ?? .standard
-        let server = try MetricsServer(listen: listen, source: AgentMetricsSource(health: health, ready: ready, extra: extraMetrics, logger: logger))
+        let server = try MetricsServer(listen: listen, source: AgentMetricsSource(health: health, ready: ready, containers: containerLabels, extra: extraMetrics, logger: logger))
         defer { server.stop() }
         if !listen.isLoopback {
             logger.notice("the metrics endpoint listens beyond this host", metadata: ["listen": "\(listen)"])
@@ -135,14 +137,24 @@ public final class AgentEngine {
         for change in changes {
             switch change {
             case .appeared(let path, let id):
-                let entry = policy.entry(for: workload(path))
+                let workload = workload(path)
+                let entry = policy.entry(for: workload)
                 tracked[id] = (path, entry)
                 write(id, entry)
                 if announce, let entry {
                     logger.info("cgroup matched", metadata: ["cgroup": "\(path)", "entry": "\(policy.label(of: entry))"])
                 }
-            case .vanished(_, let id):
+                // A rule that needs a fact the node lacks (a pod's namespace, an annotation
+                // containerd did not pass) does not match; the line says why.
+                for why in policy.missingFacts(for: workload) {
+                    logger.notice("rule not matched: the node lacks a fact", metadata: ["cgroup": "\(path)", "why": "\(why)"])
+                }
+            case .vanished(let path, let id):
                 if tracked.removeValue(forKey: id)?.entry != nil { remove(id) }
+                if let container = containerID(ofCgroupPath: path) {
+                    containers[container] = nil
+                    _ = containerLabels.withLockedValue { $0.removeValue(forKey: container) }
+                }
             case .overflowed:
                 break
             }
@@ -154,7 +166,9 @@ public final class AgentEngine {
         guard let id = containerID(ofCgroupPath: path) else { return Workload(path: path) }
         let state = containers[id] ?? runtimes.state(ofContainer: id)
         containers[id] = state
-        return Workload(path: path, container: state)
+        let workload = Workload(path: path, container: state)
+        containerLabels.withLockedValue { $0[id] = ContainerLabels(workload) }
+        return workload
     }
 
     private func write(_ id: UInt64, _ entry: PolicyEntry?) {
@@ -257,6 +271,7 @@ public final class AgentEngine {
 private struct AgentMetricsSource: MetricsSource {
     let health: NIOLockedValueBox<AgentHealth>
     let ready: NIOLockedValueBox<Bool>
+    let containers: NIOLockedValueBox<[String: ContainerLabels]>
     let extra: @Sendable () -> String
     let logger: Logger
     /// The previous scrape's audit error: a failure is logged when it starts and when it ends,
@@ -268,7 +283,7 @@ private struct AgentMetricsSource: MetricsSource {
     func renderMetrics() -> String {
         var start = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
-        let audit = auditMetrics()
+        let audit = auditMetrics(containers: containers.withLockedValue { $0 })
         let previous = auditError.withLockedValue { last in
             defer { last = audit.error }
             return last
