@@ -8,9 +8,9 @@
 #
 # No registry is reachable: the bases are made here and imported under the names the
 # Containerfiles use, unless an image of that name exists already. The Debian one is a
-# debootstrap'd Debian 12 root, made once per machine in /var/cache/tcpkeep-test/bookworm-minbase
-# (a stamp file marks a finished root). The "Alpine" one is not Alpine: a musl-only root made
-# from Debian's musl (its loader, with Alpine's libc.musl link), which is what the shim meets.
+# debootstrap'd Debian 12 root (scripts/debian-base-image). The "Alpine" one is not Alpine: a
+# musl-only root made from Debian's musl (its loader, with Alpine's libc.musl link), which is
+# what the shim meets.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -19,7 +19,6 @@ root=$(cd "$here/../.." && pwd)
 shimdir=$(cd "$1" && pwd)
 doc=$root/doc/images.md
 arch=$(uname -m)
-base_cache=/var/cache/tcpkeep-test/bookworm-minbase
 tag=localhost/app-with-tcpkeep
 
 work=$(mktemp -d)
@@ -62,18 +61,7 @@ values() { # values FILE LABEL NAME...
 }
 
 # The bases.
-if ! podman image exists docker.io/library/debian:bookworm-slim; then
-	if [ ! -e "$base_cache.stamp" ]; then
-		echo "images_check: making a Debian 12 root with debootstrap in $base_cache (once per machine)"
-		mkdir -p "$(dirname "$base_cache")"
-		rm -rf "$base_cache.partial" "$base_cache"
-		debootstrap --variant=minbase bookworm "$base_cache.partial" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
-			{ cat "$work/debootstrap.log" >&2; exit 1; }
-		mv "$base_cache.partial" "$base_cache"
-		date -u +%FT%TZ >"$base_cache.stamp"
-	fi
-	tar -C "$base_cache" -c . | podman import -q - docker.io/library/debian:bookworm-slim >/dev/null
-fi
+"$root/scripts/debian-base-image"
 if ! podman image exists docker.io/library/alpine:3.20; then
 	musl_root=$work/musl-root
 	mkdir -p "$musl_root/lib" "$musl_root/usr/local/lib"
