@@ -35,14 +35,7 @@ expect() { # expect WHAT EXPECTED ACTUAL
 }
 
 # podman on this kind of host: runc, cgroupfs, ulimits within the hard limits.
-cat >"$work/containers.conf" <<'EOF'
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-EOF
-export CONTAINERS_CONF=$work/containers.conf
+export CONTAINERS_CONF=$here/containers.conf
 
 # The code block after the line <!-- check-images: NAME --> in doc/images.md.
 snippet() {
