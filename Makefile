@@ -63,7 +63,7 @@ DEBDIR ?= .build/deb
 
 .PHONY: all build build-deps deps test check check-progress check-install check-manual check-deb \
 	check-systemd check-kernel check-sock-diag check-alerts check-docs check-minimal-build \
-	shims check-shims check-images dist-shims \
+	shims check-shims check-images dist-shims image check-image check-manifests check-kubernetes \
 	bench demo fuzz examples install uninstall deb clean
 
 all: build
@@ -87,7 +87,7 @@ test: deps
 	$(SWIFT) test --disable-xctest
 
 check: check-install check-manual check-deb check-systemd check-progress check-kernel check-sock-diag check-alerts \
-	check-docs check-minimal-build check-shims check-images
+	check-docs check-minimal-build check-shims check-images check-image check-manifests check-kubernetes
 
 # $(call as-root,CHECK,COMMAND): COMMAND, as root; another user skips it, with a word, but CI does not.
 as-root = if [ "$$(id -u)" = 0 ]; then $(2); \
@@ -133,6 +133,27 @@ dist-shims: shims
 	tar -C $(DISTDIR) --sort=name --owner=0 --group=0 --numeric-owner \
 		--mtime=@$$(git log -1 --format=%ct 2>/dev/null || date +%s) -czf $(DISTDIR)/$$name.tar.gz $$name && \
 	echo "dist-shims: wrote $(DISTDIR)/$$name.tar.gz" && cat "$$stage/SHA256SUMS"
+
+# The agent's container image (deploy/Containerfile: Debian 12, the .deb and libbpf1) built with
+# podman, offline, as localhost/tcpkeep:VERSION (scripts/build-image, as root for podman).
+image: deb
+	scripts/build-image $(wildcard $(DEBDIR)/tcpkeep_*.deb)
+
+# The image built, and tcpkeep --version run in it with no Swift toolchain there
+# (scripts/check-image, as root).
+check-image: deb
+	@$(call as-root,check-image,scripts/check-image $(wildcard $(DEBDIR)/tcpkeep_*.deb))
+
+# deploy/kubernetes rendered by kubectl kustomize and accepted by kubernetes-validate --strict
+# (scripts/check-manifests; kubernetes-validate in a venv in .build).
+check-manifests:
+	@scripts/install-deps test
+	scripts/check-manifests
+
+# The DaemonSet's pod played with podman kube play from the image, workload pods by annotation
+# and by default, /metrics, and the uninstall (Tests/Programs/kubernetes_check.sh, as root).
+check-kubernetes: deb
+	@$(call as-root,check-kubernetes,Tests/Programs/kubernetes_check.sh $(wildcard $(DEBDIR)/tcpkeep_*.deb))
 
 # Kernel mode's C loader against the running kernel: the BPF programs attached to test cgroups,
 # static and Go clients, enforce, refusals, rollback (bpf/test/run.sh, as root).
