@@ -4,7 +4,8 @@
 # from the image `make image` builds; then two workload pods of a static probe, one annotated
 # `tcpkeep.io/profile: datacenter`, one not. A new connection from each must read back the
 # datacenter values and the policy's default; /metrics must name the workload pod's container;
-# after the workloads are torn down, the uninstall the docs give (`tcpkeep agent --uninstall`
+# a second agent pod started beside the first (a rolling update's surge) must adopt its pins, not
+# attach again, and cover a pod made once the first is gone; after the workloads are torn down, the uninstall the docs give (`tcpkeep agent --uninstall`
 # in the agent's container), then the agent's pod torn down, must leave no tcpkeep program
 # attached and no pin. Run by `make check-kubernetes`, as root.
 #   Tests/Programs/kubernetes_check.sh DEB
@@ -38,7 +39,7 @@ made_containerd=
 cleanup() {
 	local status=$?
 	[ -z "$server" ] || kill "$server" 2>/dev/null || true
-	for pod in "$work"/work-*.yaml "$work/agent.yaml"; do
+	for pod in "$work"/work-*.yaml "$work"/agent*.yaml; do
 		[ -e "$pod" ] && podman kube down "$pod" >/dev/null 2>&1 || true
 	done
 	# The agent's pins, if this run left them: removed by the image's own uninstall.
@@ -102,17 +103,21 @@ workload() { # workload NAME [ANNOTATION]: a pod whose container waits (a listen
 
 # The agent, from the image, as the DaemonSet's pod, in the host's PID namespace.
 sed 's/^\[containers\]$/[containers]\npidns = "host"/' "$CONTAINERS_CONF" >"$work/containers-hostpid.conf"
-CONTAINERS_CONF=$work/containers-hostpid.conf podman kube play --network host "$work/agent.yaml" >"$work/agent.play" 2>&1 || { cat "$work/agent.play" >&2; fail "podman kube play of the DaemonSet's pod"; }
 agent_log() { podman logs "$agent_container" 2>&1; }
-listen=
-for _ in $(seq 100); do
-	listen=$(agent_log | sed -n 's/.*policy applied.* listen=\([0-9.]*:[0-9]*\).*/\1/p' | head -n 1)
-	[ -n "$listen" ] && break
-	[ "$(podman inspect -f '{{.State.Running}}' "$agent_container" 2>/dev/null)" = true ] || break
-	sleep 0.1
-done
-[ -n "$listen" ] || { agent_log >&2; fail "the agent's pod did not apply its policy"; }
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$listen/healthz")" = 200 ] || fail "/healthz does not answer 200"
+play_agent() { # play_agent FILE: the agent's pod played; sets listen
+	CONTAINERS_CONF=$work/containers-hostpid.conf podman kube play --network host "$1" >"$1.play" 2>&1 ||
+		{ cat "$1.play" >&2; fail "podman kube play of the DaemonSet's pod ($1)"; }
+	listen=
+	for _ in $(seq 100); do
+		listen=$(agent_log | sed -n 's/.*policy applied.* listen=\([0-9.]*:[0-9]*\).*/\1/p' | head -n 1)
+		[ -n "$listen" ] && break
+		[ "$(podman inspect -f '{{.State.Running}}' "$agent_container" 2>/dev/null)" = true ] || break
+		sleep 0.1
+	done
+	[ -n "$listen" ] || { agent_log >&2; fail "the agent's pod ($agent_container) did not apply its policy"; }
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$listen/healthz")" = 200 ] || fail "$agent_container's /healthz does not answer 200"
+}
+play_agent "$work/agent.yaml"
 echo "kubernetes_check: the DaemonSet's pod runs the agent from $image (metrics on $listen)"
 
 workload work-datacenter '"tcpkeep.io/profile": datacenter'
@@ -178,15 +183,34 @@ grep -q '^tcpkeep_connections{process="holder",unit="",namespace="",container="w
 	{ grep '^tcpkeep_connections' "$work/metrics" >&2; fail "/metrics does not name the workload pod's container work-datacenter-app"; }
 echo "kubernetes_check: /metrics names the workload pod's container (work-datacenter-app)"
 
-# Tear down: the workloads, then the uninstall in the agent's container, then the agent.
+# A rolling update's surge: a second agent starts beside the first (maxSurge 1, maxUnavailable
+# 0), adopting its pins rather than attaching again; the first stops; a pod made after that is
+# covered by the second.
 policy_root=$mount/libpod_parent
+attachments() { bpftool cgroup show "$policy_root" | grep -c tcpkeep || true; }
+before=$(attachments)
+[ "$before" -gt 0 ] || fail "bpftool lists no tcpkeep program on $policy_root while the agent runs"
+sed 's/^  name: tcpkeep-agent$/  name: tcpkeep-agent-surge/' "$work/agent.yaml" >"$work/agent-surge.yaml"
+first=$agent_container
+agent_container=tcpkeep-agent-surge-agent
+play_agent "$work/agent-surge.yaml"
+[ "$(attachments)" = "$before" ] || { bpftool cgroup show "$policy_root" >&2; fail "the second agent attached again ($before programs before, $(attachments) after)"; }
+podman kube down "$work/agent.yaml" >"$work/down.log" 2>&1 || { cat "$work/down.log" >&2; fail "podman kube down of the first agent"; }
+workload work-late '"tcpkeep.io/profile": datacenter'
+matched work-late datacenter
+got=$(connect work-late)
+[ "$got" = "$(expected --profile datacenter)" ] || fail "a pod made after the first agent stopped: expected the datacenter values, got '$got'"
+echo "kubernetes_check: a second agent beside the first adopted its $before programs (no second attachment), and once the first stopped covered a new pod ($first gone)"
+
+# Tear down: the workloads, then the uninstall in the agent's container, then the agent.
 # podman 4.3 complains, harmlessly, that no systemd timer runs the probes' healthchecks.
 down() { podman kube down "$work/$1.yaml" >"$work/down.log" 2>&1 || { cat "$work/down.log" >&2; fail "podman kube down $1"; }; }
 down work-datacenter
 down work-plain
+down work-late
 podman exec "$agent_container" /usr/bin/tcpkeep agent --uninstall >"$work/uninstall.out" 2>&1 ||
 	{ cat "$work/uninstall.out" >&2; fail "tcpkeep agent --uninstall in the agent's container failed"; }
-down agent
+down agent-surge
 for cgroup in "$policy_root" "$mount"; do
 	! bpftool cgroup show "$cgroup" | grep -q tcpkeep || { bpftool cgroup show "$cgroup" >&2; fail "a tcpkeep program is still attached to $cgroup"; }
 done
