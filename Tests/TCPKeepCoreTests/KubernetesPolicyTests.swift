@@ -125,6 +125,13 @@ struct KubernetesPolicyTests {
         writer.finish(AuditSummary(), to: &text)
         #expect(text.contains(#"tcpkeep_connections{process="probe",unit="",namespace="shop",container="app",pod="web-1",status="missing"} 1"#), "\(text)")
         #expect(text.contains(#"tcpkeep_connections{process="probe",unit="",namespace="",container="\#(String(repeating: "d", count: 64))",pod="",status="missing"} 1"#), "\(text)")
+        // Names from a runtime's spec are text from other processes: escaped, on one line.
+        var hostile = AuditPrometheusWriter(containers: [Self.id: ContainerLabels(namespace: "a\n\u{1b}[2J", pod: "p\"", container: "c")])
+        var hostileText = ""
+        hostile.add(named, to: &hostileText)
+        hostile.finish(AuditSummary(), to: &hostileText)
+        #expect(hostileText.contains(#"namespace="a\n\\x1b[2J",container="c",pod="p\""#), "\(hostileText)")
+        #expect(!hostileText.contains("\u{1b}"))
         var plain = AuditPrometheusWriter()
         var plainText = ""
         plain.add(named, to: &plainText)
