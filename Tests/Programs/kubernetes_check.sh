@@ -58,7 +58,7 @@ image=$("$root/scripts/build-image" "$deb" | tail -n 1)
 mount=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 [ -n "$mount" ] || fail "no cgroup v2 hierarchy is mounted here"
 
-# The agent's pod: the DaemonSet's template, its ConfigMap beside it, the two changes above.
+# The agent's pod: the DaemonSet's template, its ConfigMap beside it, changed as said above.
 kubectl kustomize "$root/deploy/kubernetes" >"$work/rendered.yaml"
 python3 - "$work/rendered.yaml" "$image" >"$work/agent.yaml" <<'PY'
 import sys, yaml
