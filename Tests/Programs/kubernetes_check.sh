@@ -135,6 +135,12 @@ matched() { # matched POD ENTRY
 }
 matched work-datacenter datacenter
 matched work-plain default
+# podman records no pod namespace: the policy's namespace rule cannot judge the plain pod, and
+# the log says so.
+plain=$(podman inspect -f '{{.ID}}' work-plain-app)
+agent_log | grep "libpod-$plain" | grep "node lacks a fact" | grep -q "kube-system: the container's runtime spec names no pod namespace" ||
+	{ agent_log >&2; fail "no log line says why the namespace rule could not judge work-plain"; }
+echo "kubernetes_check: the log says why the namespace rule could not judge a pod (podman records no namespace)"
 
 # A new connection from each pod's container; the values the profile and the default stand for,
 # as the image's tcpkeep resolves them.
