@@ -199,10 +199,12 @@ func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAt
 
 /// Kernel mode's counters as Prometheus counters (`formatKernelCountersPrometheus`), for the
 /// audit's Prometheus output; "" when nothing is pinned under /sys/fs/bpf/tcpkeep. Throws when
-/// pins are there but cannot be read (no libbpf, no rights).
+/// pins are there but cannot be read (no libbpf, no rights). The agent's attachment is left out:
+/// its counters are by policy entry, which its /metrics reports.
 public func kernelCountersPrometheus() throws -> String {
     guard Files.isDirectory(kernelPinRoot) else { return "" }
-    return formatKernelCountersPrometheus(try kernelAttachments(), cgroupMount: try cgroupV2MountPoint())
+    let attachments = try kernelAttachments().filter { $0.pinDirectory != agentPinDirectory }
+    return formatKernelCountersPrometheus(attachments, cgroupMount: try cgroupV2MountPoint())
 }
 
 extension KernelCounters {

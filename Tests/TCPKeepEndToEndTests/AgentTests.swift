@@ -54,6 +54,13 @@ struct AgentTests {
         let deeper = try root.child("batch-1/job/step")
         #expect(try Self.subset(Self.connect(from: deeper), Self.ruleOne) == Self.ruleOne)
         #expect(try Self.connect(from: nil)["keepalive"] == "0", "a process outside the policy's root got keepalive")
+        // Kernel mode's counters, by policy entry: each client's connection and the server's end
+        // (outside the root, so not counted).
+        let metrics = try agent.get("/metrics").body
+        for (entry, count) in [("rule 1", "2"), ("rule 2", "1"), ("default", "1")] {
+            let series = "tcpkeep_agent_connections_configured_total{entry=\"\(entry)\",direction=\"active\"} \(count)"
+            #expect(metrics.contains("\n\(series)\n"), "no '\(series)' in \(metrics)")
+        }
         #expect(agent.log.contains("cgroup matched") && agent.log.contains("batch-1"), "\(agent.log)")
     }
 

@@ -10,12 +10,14 @@ import Glibc
 /// The kernel side the agent keeps in step with the cgroups: the settings of each covered
 /// cgroup, by cgroup id, which the attached program reads (the nearest entry among a socket's
 /// cgroup and its ancestors).
-public protocol CgroupSettingsMap: AnyObject {
+public protocol CgroupSettingsMap: AnyObject, Sendable {
     /// The cgroup ids the map holds now.
     func ids() throws -> Set<UInt64>
     /// Sets a cgroup's settings; `entry` numbers the policy entry, for the per-entry counters.
     func set(_ id: UInt64, _ settings: KeepaliveSettings, entry: UInt32) throws
     func remove(_ id: UInt64) throws
+    /// What the programs counted for the first `entries` policy entries, by entry number.
+    func counters(entries: Int) -> [KernelCounters]
 }
 
 /// Why the agent stopped before it ran: exit status 2.
@@ -49,13 +51,11 @@ public final class AgentEngine {
     private var containers: [String: ContainerState] = [:]
     private let health = NIOLockedValueBox(AgentHealth())
     private let ready = NIOLockedValueBox(false)
-    private let extraMetrics: @Sendable () -> String
 
     /// Reads and checks the policy: a refusal is an `AgentError` naming the file, line and column.
-    public init(configuration: AgentConfiguration, logger: Logger, extraMetrics: @escaping @Sendable () -> String = { "" }) throws {
+    public init(configuration: AgentConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        self.extraMetrics = extraMetrics
         lastText = try readPolicyFile(configuration.policyPath)
         policy = try agentPolicy(fromText: lastText, path: configuration.policyPath)
     }
@@ -80,7 +80,7 @@ public final class AgentEngine {
         apply(try watcher.scan(), announce: false)
         try reconcile()
         let listen = configuration.listen ?? policy.listen ?? .standard
-        let server = try MetricsServer(listen: listen, source: AgentMetricsSource(health: health, ready: ready, extra: extraMetrics, logger: logger))
+        let server = try MetricsServer(listen: listen, source: AgentMetricsSource(health: health, ready: ready, map: map, logger: logger))
         defer { server.stop() }
         if !listen.isLoopback {
             logger.notice("the metrics endpoint listens beyond this host", metadata: ["listen": "\(listen)"])
@@ -257,7 +257,7 @@ public final class AgentEngine {
 private struct AgentMetricsSource: MetricsSource {
     let health: NIOLockedValueBox<AgentHealth>
     let ready: NIOLockedValueBox<Bool>
-    let extra: @Sendable () -> String
+    let map: CgroupSettingsMap
     let logger: Logger
     /// The previous scrape's audit error: a failure is logged when it starts and when it ends,
     /// not at every scrape.
@@ -280,7 +280,11 @@ private struct AgentMetricsSource: MetricsSource {
                 logger.info("the audit for /metrics runs again")
             }
         }
-        let text = formatAgentMetrics(health.withLockedValue { $0 }, auditSucceeded: audit.error == nil) + audit.text + extra()
+        let now = health.withLockedValue { $0 }
+        let labels = now.cgroupsByEntry.map(\.label)
+        let text = formatAgentMetrics(now, auditSucceeded: audit.error == nil)
+            + formatAgentEntryCountersPrometheus(Array(zip(labels, map.counters(entries: labels.count))))
+            + audit.text
         var end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9

@@ -11,7 +11,9 @@ public let agentPinDirectory = "\(kernelPinRoot)/agent"
 /// The agent's attachment: kernel mode's programs attached once, at the policy's root, in the
 /// mode where each socket's settings come from the cgroup map. Made when there are no pins;
 /// adopted when a previous agent left them (attached again only if someone detached them).
-public final class AgentKernelMap: CgroupSettingsMap {
+/// Its descriptors do not change once open, and each call is one system call: it may be used
+/// from any thread.
+public final class AgentKernelMap: CgroupSettingsMap, @unchecked Sendable {
     private let cgroups: Int32
     private let counters: Int32
 
@@ -69,6 +71,18 @@ public final class AgentKernelMap: CgroupSettingsMap {
     /// The counters slot of a policy entry: slot 0 counts what no entry covers.
     static func slot(of entry: UInt32) -> UInt32 {
         min(entry + 1, UInt32(TCPKEEP_BPF_COUNTER_SLOTS) - 1)
+    }
+
+    /// What the programs counted for the first `entries` policy entries, by entry number; an
+    /// entry whose counters cannot be read counts nothing.
+    public func counters(entries: Int) -> [KernelCounters] {
+        (0..<entries).map { entry in
+            var sum = tcpkeep_bpf_counters()
+            guard tcpkeep_bpf_read_slot_counters(counters, Self.slot(of: UInt32(entry)), &sum) == 0 else {
+                return KernelCounters(configuredActive: 0, configuredPassive: 0, kept: 0, enforced: 0, timedOut: 0)
+            }
+            return KernelCounters(sum)
+        }
     }
 }
 
