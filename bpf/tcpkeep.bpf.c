@@ -11,6 +11,16 @@
  * did in `tcpkeep_counts`, a per-CPU array (no lock: each CPU adds to its own
  * copy; the loader sums them):
  *
+ * In the agent's mode (TCPKEEP_MAP_BY_CGROUP in that entry; doc/agent.md) one
+ *   attachment at the top of the tree serves many policies: settings() takes
+ *   the entry of `tcpkeep_cgroups` nearest to the current task's cgroup (its
+ *   own, else its nearest ancestor's), so it is asked only where the current
+ *   task owns the socket: at connect, at listen, and in cgroup/setsockopt.
+ *   The callbacks that run in softirq context (a connection established or
+ *   accepted, a state change) go by the counters slot remembered on the
+ *   socket at connect or listen, which accepted sockets inherit; a connection
+ *   accepted by a listener older than the attachment gets nothing.
+ *
  * tcpkeep_sockops (sock_ops, BPF_CGROUP_SOCK_OPS) turns SO_KEEPALIVE on and
  *   sets each configured value, the values first: SO_KEEPALIVE then arms the
  *   keepalive timer once, with the idle time in place, where TCP_KEEPIDLE set

@@ -23,6 +23,7 @@
  *   <pin directory>/setsockopt   the cgroup/setsockopt program
  *   <pin directory>/values       the one-entry array map both read
  *   <pin directory>/counters     the per-CPU array both count in
+ *   <pin directory>/cgroups      the settings by cgroup id (TCPKEEP_BPF_BY_CGROUP)
  * The pins keep the programs and map alive after the process exits; the
  * attachment itself is held by the cgroup.  A systemd unit may attach the same
  * pinned program with BPFProgram=sock_ops:<pin directory>/sock_ops.
