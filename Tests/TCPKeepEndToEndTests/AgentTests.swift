@@ -27,6 +27,25 @@ struct AgentTests {
         """
     }
 
+    /// A test cgroup, and the agent running on `policy(root:)` rooted at it.
+    static func startAgent(_ name: String) throws -> (root: KernelModeTests.TestCgroup, agent: AgentProcess) {
+        let root = try KernelModeTests.TestCgroup(name)
+        return (root, try AgentProcess(policy: policy(root: root.relative), cgroups: root))
+    }
+
+    /// The same, and one cgroup made under the root once the agent runs, tracked when this returns.
+    static func startAgent(_ name: String, child: String) throws -> (root: KernelModeTests.TestCgroup, agent: AgentProcess, child: String) {
+        let (root, agent) = try startAgent(name)
+        do {
+            let path = try root.child(child)
+            try agent.waitForMetric("tcpkeep_agent_cgroups_tracked", 2)
+            return (root, agent, path)
+        } catch {
+            agent.stop()
+            throw error
+        }
+    }
+
     /// The options the connection of a static client in `cgroup` got.
     static func connect(from cgroup: String?) throws -> [String: String] {
         let probe = try Artifacts.staticProbe.get()
@@ -42,8 +61,7 @@ struct AgentTests {
 
     @Test("two rules and a default: cgroups made after the agent started get rule one's, rule two's and the default's values; a process outside is untouched")
     func rules() throws {
-        let root = try KernelModeTests.TestCgroup("agent-rules")
-        let agent = try AgentProcess(policy: Self.policy(root: root.relative), cgroups: root)
+        let (root, agent) = try Self.startAgent("agent-rules")
         defer { agent.stop() }
         let one = try root.child("batch-1"), two = try root.child("web-1"), other = try root.child("other")
         try agent.waitForMetric("tcpkeep_agent_cgroups_tracked", 4)
@@ -93,11 +111,8 @@ struct AgentTests {
 
     @Test("a bad reload keeps the policy in force (a new connection still gets it) and sets tcpkeep_agent_policy_valid 0; a good one applies")
     func badReload() throws {
-        let root = try KernelModeTests.TestCgroup("agent-reload")
-        let agent = try AgentProcess(policy: Self.policy(root: root.relative), cgroups: root)
+        let (root, agent, one) = try Self.startAgent("agent-reload", child: "batch-1")
         defer { agent.stop() }
-        let one = try root.child("batch-1")
-        try agent.waitForMetric("tcpkeep_agent_cgroups_tracked", 2)
         // Both versions are swapped in as a ConfigMap's are (a new folder, the symlink renamed over).
         try agent.swapPolicy(Self.policy(root: root.relative, extra: "bogus: 1\n"))
         try agent.waitForMetric("tcpkeep_agent_policy_valid", 0)
@@ -165,8 +180,7 @@ struct AgentTests {
 
     @Test("1,000 cgroups made and removed in a burst: the map's entries come back to the starting count")
     func burst() throws {
-        let root = try KernelModeTests.TestCgroup("agent-burst")
-        let agent = try AgentProcess(policy: Self.policy(root: root.relative), cgroups: root)
+        let (root, agent) = try Self.startAgent("agent-burst")
         defer { agent.stop() }
         let start = try agentMapKeys().count
         let paths = (0..<1000).map { "\(root.path)/batch-\($0)" }
@@ -204,8 +218,7 @@ struct AgentTests {
     @Test("/metrics passes promtool check metrics; 200 concurrent scrapes all answer; a 1 MiB request line is refused and the endpoint still answers")
     func endpoint() throws {
         try requireProgram("promtool")
-        let root = try KernelModeTests.TestCgroup("agent-metrics")
-        let agent = try AgentProcess(policy: Self.policy(root: root.relative), cgroups: root)
+        let (_, agent) = try Self.startAgent("agent-metrics")
         defer { agent.stop() }
         let metrics = try agent.get("/metrics")
         #expect(metrics.status == 200)
@@ -231,8 +244,7 @@ struct AgentTests {
 
     @Test("--uninstall removes the program, the maps and the pins, and exits 0 when there is nothing left")
     func uninstall() throws {
-        let root = try KernelModeTests.TestCgroup("agent-uninstall")
-        let agent = try AgentProcess(policy: Self.policy(root: root.relative), cgroups: root)
+        let (root, agent) = try Self.startAgent("agent-uninstall")
         defer { agent.stop() }
         agent.terminate()
         let first = try runProcess([Artifacts.tcpkeep, "agent", "--uninstall"])
@@ -245,11 +257,8 @@ struct AgentTests {
 
     @Test("a cgroup named with a terminal escape and a line separator (the kernel refuses a line feed) is logged on one line, escaped, and still covered")
     func hostileName() throws {
-        let root = try KernelModeTests.TestCgroup("agent-hostile")
-        let agent = try AgentProcess(policy: Self.policy(root: root.relative), cgroups: root)
+        let (_, agent, hostile) = try Self.startAgent("agent-hostile", child: "batch-\u{1b}[31mred\u{2028}info: policy applied forged=1")
         defer { agent.stop() }
-        let hostile = try root.child("batch-\u{1b}[31mred\u{2028}info: policy applied forged=1")
-        try agent.waitForMetric("tcpkeep_agent_cgroups_tracked", 2)
         #expect(try Self.subset(Self.connect(from: hostile), Self.ruleOne) == Self.ruleOne)
         let lines = agent.log.split(separator: "\n")
         #expect(!agent.log.contains("\u{1b}") && !agent.log.contains("\u{2028}"), "\(agent.log)")
