@@ -75,6 +75,9 @@ extension KernelModeTests {
             let deeper = try root.child("batch-1/job/step")
             #expect(try Self.subset(Self.connect(from: deeper), Self.ruleOne) == Self.ruleOne)
             #expect(try Self.connect(from: nil)["keepalive"] == "0", "a process outside the policy's root got keepalive")
+            // kernel status and doctor name the agent's attachment for what it is.
+            let status = try runProcess([Artifacts.tcpkeep, "kernel", "status"])
+            #expect(status.lines.contains { $0.contains(root.path) && $0.contains("per cgroup, by tcpkeep agent's policy") }, "\(status)")
             // Kernel mode's counters, by policy entry: each client's connection and the server's end
             // (outside the root, so not counted).
             let metrics = try agent.get("/metrics").body
