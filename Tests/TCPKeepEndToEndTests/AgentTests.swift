@@ -13,8 +13,8 @@ extension KernelModeTests {
         static let ruleTwo = ["keepalive": "1", "idle": "30", "interval": "5", "count": "3", "user_timeout": "45000"]
         static let fallback = ["keepalive": "1", "idle": "99", "interval": "9", "count": "9"]
 
-        /// A policy whose root is the test's cgroup: batch-* gets rule one, web-* the datacenter
-        /// profile, anything else under the root the default.
+        /// A policy whose root is the test's cgroup: batch-* gets rule one (enforced), web-* the
+        /// datacenter profile, anything else under the root the default.
         static func policy(root: String, idle: String = "11s", extra: String = "") -> String {
             """
             root: \(root)
@@ -23,6 +23,7 @@ extension KernelModeTests {
                 idle: \(idle)
                 interval: 2s
                 count: 3
+                enforce: true
               - match: {cgroup: "\(root)/web-*"}
                 profile: datacenter
             default: {idle: 99, interval: 9, count: 9}
@@ -58,6 +59,16 @@ extension KernelModeTests {
             }
         }
 
+        /// The idle time a static client in `cgroup` has after setting 600 s itself.
+        static func loosenedIdle(in cgroup: String) throws -> String? {
+            let server = try RunningProgram([try Artifacts.staticProbe.get(), "serve"], readyLine: "port ")
+            defer { server.stop() }
+            let port = try #require(server.lines.first { $0.hasPrefix("port ") }).dropFirst("port ".count)
+            let result = try runProcess(
+                ["sh", "-c", "echo $$ > \"$0/cgroup.procs\" && exec \"$@\"", cgroup, try Artifacts.staticProbe.get(), "enforce", String(port)])
+            return result.lines.first { $0.hasPrefix("loosen-idle-600 ") }.map(fields(of:))?["idle"]
+        }
+
         static func subset(_ fields: [String: String], _ expected: [String: String]) -> [String: String] {
             fields.filter { expected[$0.key] != nil }
         }
@@ -75,13 +86,18 @@ extension KernelModeTests {
             let deeper = try root.child("batch-1/job/step")
             #expect(try Self.subset(Self.connect(from: deeper), Self.ruleOne) == Self.ruleOne)
             #expect(try Self.connect(from: nil)["keepalive"] == "0", "a process outside the policy's root got keepalive")
+            // Rule one enforces: a program's setsockopt() loosening idle is rewritten; rule two's is not.
+            #expect(try Self.loosenedIdle(in: one) == "11")
+            #expect(try Self.loosenedIdle(in: two) == "600")
             // kernel status and doctor name the agent's attachment for what it is.
             let status = try runProcess([Artifacts.tcpkeep, "kernel", "status"])
             #expect(status.lines.contains { $0.contains(root.path) && $0.contains("per cgroup, by tcpkeep agent's policy") }, "\(status)")
-            // Kernel mode's counters, by policy entry: each client's connection and the server's end
-            // (outside the root, so not counted).
+            // Kernel mode's counters, by policy entry: each client's connection (the servers are
+            // outside the root, so not counted), and the rewritten setsockopt() calls.
             let metrics = try agent.get("/metrics").body
-            for (entry, count) in [("rule 1", "2"), ("rule 2", "1"), ("default", "1")] {
+            #expect(metrics.contains("\ntcpkeep_agent_setsockopt_enforced_total{entry=\"rule 2\"} 0\n"), "\(metrics)")
+            #expect(!metrics.contains("\ntcpkeep_agent_setsockopt_enforced_total{entry=\"rule 1\"} 0\n"), "\(metrics)")
+            for (entry, count) in [("rule 1", "3"), ("rule 2", "2"), ("default", "1")] {
                 let series = "tcpkeep_agent_connections_configured_total{entry=\"\(entry)\",direction=\"active\"} \(count)"
                 #expect(metrics.contains("\n\(series)\n"), "no '\(series)' in \(metrics)")
             }

@@ -16,6 +16,8 @@ public protocol CgroupSettingsMap: AnyObject, Sendable {
     /// Sets a cgroup's settings; `entry` numbers the policy entry, for the per-entry counters.
     func set(_ id: UInt64, _ settings: KeepaliveSettings, entry: UInt32) throws
     func remove(_ id: UInt64) throws
+    /// Attaches the setsockopt program, which enforces, or detaches it.
+    func setEnforcing(_ enforcing: Bool) throws
     /// What the programs counted for the first `entries` policy entries, by entry number.
     func counters(entries: Int) -> [KernelCounters]
 }
@@ -62,6 +64,9 @@ public final class AgentEngine {
 
     /// The cgroup the policy names as its root, below the mount.
     public var root: String { policy.root }
+
+    /// Whether the policy has an entry that enforces.
+    public var enforces: Bool { policy.enforces }
 
     /// Runs until SIGTERM or SIGINT, keeping `map` in step; returns the exit status.
     public func run(mount: String, map: CgroupSettingsMap) throws -> Int32 {
@@ -182,8 +187,10 @@ public final class AgentEngine {
     }
 
     /// Makes the map hold exactly the covered cgroups that exist: entries of cgroups gone while
-    /// no agent watched (or left by an earlier policy) go, every covered cgroup's is written.
+    /// no agent watched (or left by an earlier policy) go, every covered cgroup's is written; the
+    /// setsockopt program is attached while an entry enforces.
     private func reconcile() throws {
+        try map.setEnforcing(policy.enforces)
         let present = try map.ids()
         for id in present where tracked[id]?.entry == nil { remove(id) }
         for (id, cgroup) in tracked where cgroup.entry != nil { write(id, cgroup.entry) }

@@ -17,23 +17,35 @@ public final class AgentKernelMap: CgroupSettingsMap, @unchecked Sendable {
     private let cgroups: Int32
     private let counters: Int32
 
+    private let root: String
+
     /// Attaches, or adopts the pins; refuses as kernel mode does (rights, cgroup v2, bpffs,
-    /// libbpf), or when the pins belong to another root.
-    public init(root cgroup: String) throws {
+    /// libbpf), or when the pins belong to another root. The setsockopt program is attached
+    /// while `enforcing`.
+    public init(root cgroup: String, enforcing: Bool) throws {
         try requireLibbpf()
         try preflight(cgroup: cgroup, pins: agentPinDirectory)
-        var values = tcpkeep_bpf_values()
-        values.configured_mask = TCPKEEP_BPF_BY_CGROUP
-        // The setsockopt program is attached too; it enforces only for the cgroups whose
-        // entry says so.
-        values.enforce = 1
-        try loader { error, size in
-            tcpkeep_bpf_attach(EmbeddedBPF.kernelMode, cgroup, agentPinDirectory, &values, UInt32(TCPKEEP_BPF_MOUNT_BPFFS), error, size)
-        }
+        root = cgroup
+        try Self.attach(cgroup, enforcing: enforcing)
         var cgroups: Int32 = -1, counters: Int32 = -1
         try loader { error, size in tcpkeep_bpf_open_cgroup_maps(agentPinDirectory, &cgroups, &counters, error, size) }
         self.cgroups = cgroups
         self.counters = counters
+    }
+
+    /// tcpkeep_bpf_attach in the agent's mode: a first attachment, or the pins adopted (attached
+    /// again if someone detached them), the setsockopt program attached or detached as asked.
+    private static func attach(_ cgroup: String, enforcing: Bool) throws(KernelModeError) {
+        var values = tcpkeep_bpf_values()
+        values.configured_mask = TCPKEEP_BPF_BY_CGROUP
+        values.enforce = enforcing ? 1 : 0
+        try loader { error, size in
+            tcpkeep_bpf_attach(EmbeddedBPF.kernelMode, cgroup, agentPinDirectory, &values, UInt32(TCPKEEP_BPF_MOUNT_BPFFS), error, size)
+        }
+    }
+
+    public func setEnforcing(_ enforcing: Bool) throws {
+        try Self.attach(root, enforcing: enforcing)
     }
 
     deinit {
