@@ -215,6 +215,9 @@ public final class AgentEngine {
         guard next.root == policy.root else {
             return refuse("\(configuration.policyPath): `root:` changed from '\(loggable(policy.root))' to '\(loggable(next.root))'; a new root takes a restart of the agent", reason: reason)
         }
+        if next.listen != policy.listen && configuration.listen == nil {
+            logger.notice("`listen:` changed; the endpoint moves at the next start of the agent", metadata: ["listen": "\(next.listen ?? .standard)"])
+        }
         policy = next
         for (id, cgroup) in tracked {
             tracked[id]!.entry = policy.entry(for: workload(cgroup.path))
@@ -226,7 +229,7 @@ public final class AgentEngine {
         do {
             try reconcile()
         } catch {
-            logger.error("cannot read the kernel map back", metadata: ["error": "\(error)"])
+            logger.error("cannot bring the kernel's map and programs in step with the policy", metadata: ["error": "\(error)"])
         }
         logger.info("policy reloaded", metadata: summary().merging(["reason": "\(reason)"]) { $1 })
     }
