@@ -104,15 +104,18 @@ extension KernelModeTests {
             #expect(agent.log.contains("cgroup matched") && agent.log.contains("batch-1"), "\(agent.log)")
         }
 
-        @Test("a podman container started with --annotation tcpkeep.io/profile=datacenter gets the datacenter values; one without, nothing")
+        @Test("a podman container started with --annotation tcpkeep.io/profile=datacenter gets the datacenter values; one without, nothing; one named by a container: rule, that rule's")
         func podmanAnnotation() throws {
             try requireProgram("podman")
             let root = try KernelModeTests.TestCgroup("agent-podman")
+            let name = "tkname-\(getpid())"
             let policy = """
                 root: \(root.relative)
                 rules:
                   - match: {annotation: "tcpkeep.io/profile=datacenter"}
                     profile: datacenter
+                  - match: {container: "tkname-"}
+                    profile: lan
                 """
             let agent = try AgentProcess(policy: policy, cgroups: root)
             defer { agent.stop() }
@@ -129,6 +132,8 @@ extension KernelModeTests {
             }
             #expect(try Self.subset(run(["--annotation", "tcpkeep.io/profile=datacenter"]), Self.ruleTwo) == Self.ruleTwo)
             #expect(try run(["--annotation", "tcpkeep.io/profile=lan"])["keepalive"] == "0")
+            // By name, from containers/storage's list: lan's values.
+            #expect(try run(["--name", name])["idle"] == "7")
         }
 
         @Test("a bad reload keeps the policy in force (a new connection still gets it) and sets tcpkeep_agent_policy_valid 0; a good one applies")
