@@ -210,6 +210,18 @@ extension KernelModeTests {
             #expect(elapsed <= FrozenClientTests.bound, "detected after \(elapsed) s")
         }
 
+        @Test("a second agent with the same root refuses (exit 2) and changes nothing: the first goes on")
+        func secondAgent() throws {
+            let (root, agent, one) = try Self.startAgent("agent-second", child: "batch-1")
+            defer { agent.stop() }
+            let second = try runProcess([Artifacts.tcpkeep, "agent", "--config", agent.policyPath, "--listen", "127.0.0.1:0"])
+            #expect(second.status == 2 && second.stderr.contains("another tcpkeep agent runs"), "\(second)")
+            #expect(agent.isRunning)
+            let attached = try runProcess(["bpftool", "cgroup", "show", root.path])
+            #expect(attached.lines.filter { $0.contains("tcpkeep_sockops") }.count == 1, "\(attached)")
+            #expect(try Self.subset(Self.connect(from: one), Self.ruleOne) == Self.ruleOne)
+        }
+
         @Test("1,000 cgroups made and removed in a burst: the map's entries come back to the starting count")
         func burst() throws {
             let (root, agent) = try Self.startAgent("agent-burst")

@@ -18,6 +18,9 @@ public final class AgentKernelMap: CgroupSettingsMap, @unchecked Sendable {
     private let counters: Int32
 
     private let root: String
+    /// The root cgroup's directory, locked (flock) while this agent runs: a second agent would
+    /// adopt the same pins and fight over the map.
+    private let lock: Int32
 
     /// Attaches, or adopts the pins; refuses as kernel mode does (rights, cgroup v2, bpffs,
     /// libbpf), or when the pins belong to another root. The setsockopt program is attached
@@ -25,10 +28,27 @@ public final class AgentKernelMap: CgroupSettingsMap, @unchecked Sendable {
     public init(root cgroup: String, enforcing: Bool) throws {
         try requireLibbpf()
         try preflight(cgroup: cgroup, pins: agentPinDirectory)
+        lock = try checked(open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC), "cannot open \(cgroup)")
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(lock)
+            if code == EWOULDBLOCK { throw AgentError("another tcpkeep agent runs with \(loggable(cgroup)) as its root: stop it first") }
+            throw SystemError("cannot lock \(cgroup)", code: code)
+        }
         root = cgroup
-        try Self.attach(cgroup, enforcing: enforcing)
+        do {
+            try Self.attach(cgroup, enforcing: enforcing)
+        } catch {
+            close(lock)
+            throw error
+        }
         var cgroups: Int32 = -1, counters: Int32 = -1
-        try loader { error, size in tcpkeep_bpf_open_cgroup_maps(agentPinDirectory, &cgroups, &counters, error, size) }
+        do {
+            try loader { error, size in tcpkeep_bpf_open_cgroup_maps(agentPinDirectory, &cgroups, &counters, error, size) }
+        } catch {
+            close(lock)
+            throw error
+        }
         self.cgroups = cgroups
         self.counters = counters
     }
@@ -51,6 +71,7 @@ public final class AgentKernelMap: CgroupSettingsMap, @unchecked Sendable {
     deinit {
         close(cgroups)
         close(counters)
+        close(lock)
     }
 
     public func ids() throws -> Set<UInt64> {
