@@ -146,13 +146,22 @@ public final class AgentEngine {
                 if announce, let entry {
                     logger.info("cgroup matched", metadata: ["cgroup": "\(path)", "entry": "\(policy.label(of: entry))"])
                 }
-            case .vanished(_, let id):
+            case .vanished(let path, let id):
                 if tracked.removeValue(forKey: id)?.entry != nil { remove(id) }
+                forgetContainer(ofVanished: path)
             case .overflowed:
                 break
             }
         }
         publishCounts()
+    }
+
+    /// A container's state is kept while its cgroup lives: the top cgroup that names it going
+    /// (its parent names none, or another) drops it.
+    private func forgetContainer(ofVanished path: String) {
+        guard let id = containerID(ofCgroupPath: path) else { return }
+        let parent = path.split(separator: "/").dropLast().joined(separator: "/")
+        if containerID(ofCgroupPath: parent) != id { containers[id] = nil }
     }
 
     private func workload(_ path: String) -> Workload {
