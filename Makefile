@@ -273,7 +273,8 @@ check-deb: deb
 
 # The .deb installed in a Debian 12 root booted with systemd-nspawn on cgroup v2 (as root): its
 # units where systemd finds them, a static program's unit given keepalive by tcpkeep systemd
-# --kernel, doctor's missing pin, the audit timer (scripts/check-systemd). The root is made with
+# --kernel, a service mapping the shim after its drop-in, doctor's missing pin, the audit timer,
+# the agent's unit (Type=notify) (scripts/check-systemd). The root is made with
 # debootstrap once per machine, under /var/cache/tcpkeep-test (scripts/debian-root).
 check-systemd: deb
 	@$(call as-root,check-systemd,scripts/check-systemd $(wildcard $(DEBDIR)/tcpkeep_*.deb))

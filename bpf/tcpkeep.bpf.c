@@ -11,6 +11,16 @@
  * did in `tcpkeep_counts`, a per-CPU array (no lock: each CPU adds to its own
  * copy; the loader sums them):
  *
+ * In the agent's mode (TCPKEEP_MAP_BY_CGROUP in that entry; doc/agent.md) one
+ *   attachment at the top of the tree serves many policies: settings() takes
+ *   the entry of `tcpkeep_cgroups` nearest to the current task's cgroup (its
+ *   own, else its nearest ancestor's), so it is asked only where the current
+ *   task owns the socket: at connect, at listen, and in cgroup/setsockopt.
+ *   The callbacks that run in softirq context (a connection established or
+ *   accepted, a state change) go by the counters slot remembered on the
+ *   socket at connect or listen, which accepted sockets inherit; a connection
+ *   accepted by a listener older than the attachment gets nothing.
+ *
  * tcpkeep_sockops (sock_ops, BPF_CGROUP_SOCK_OPS) turns SO_KEEPALIVE on and
  *   sets each configured value, the values first: SO_KEEPALIVE then arms the
  *   keepalive timer once, with the idle time in place, where TCP_KEEPIDLE set
@@ -117,10 +127,30 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, TCPKEEP_MAP_SLOTS);
 	__type(key, __u32);
 	__type(value, struct tcpkeep_map_counters);
 } tcpkeep_counts SEC(".maps");
+
+/* The agent's settings by cgroup id (TCPKEEP_MAP_BY_CGROUP). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TCPKEEP_MAP_CGROUPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct tcpkeep_map_value);
+} tcpkeep_cgroups SEC(".maps");
+
+/* The counters slot of a socket the agent's settings reached, remembered at
+ * connect or listen, for the callbacks that run in softirq context (where the
+ * current task is not the socket's owner); BPF_F_CLONE hands a listener's to
+ * the connections it accepts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, __u32);
+} tcpkeep_slots SEC(".maps");
 
 /* The fields of the kernel's socket that reach sk_err, declared for CO-RE:
  * libbpf relocates each access to the running kernel's layout. */
@@ -140,26 +170,85 @@ struct tcp_sock {
 	struct inet_connection_sock inet_conn;
 } __attribute__((preserve_access_index));
 
-/* Adds one to a counter of this CPU's copy.  Atomic, since a softirq (an
+/* Adds one to a counter of a slot in this CPU's copy.  Atomic, since a softirq (an
  * accepted connection, a timer) may interrupt the program on the same CPU. */
-#define COUNT(field)                                                                                         \
+#define COUNT(slot, field)                                                                                   \
 	do {                                                                                                 \
-		__u32 key_ = 0;                                                                              \
+		__u32 key_ = (slot);                                                                         \
 		struct tcpkeep_map_counters *counters_ = bpf_map_lookup_elem(&tcpkeep_counts, &key_);       \
 		if (counters_ != 0)                                                                          \
 			__sync_fetch_and_add(&counters_->field, 1);                                          \
 	} while (0)
 
-/* The settings: a copy of the configuration; 0 when the entry is not (yet) a
- * valid one.  The one place both programs find them. */
-static __always_inline int settings(struct tcpkeep_map_value *values)
+/* The attachment's configuration; 0 when the entry is not (yet) a valid one. */
+static __always_inline const struct tcpkeep_map_value *configuration(void)
 {
 	__u32 key = 0;
 	const struct tcpkeep_map_value *entry = bpf_map_lookup_elem(&tcpkeep_values, &key);
+	return entry != 0 && entry->layout == TCPKEEP_MAP_LAYOUT ? entry : 0;
+}
+
+/* Whether the settings come from the cgroup map (the agent's mode). */
+static __always_inline int by_cgroup(const struct tcpkeep_map_value *configuration)
+{
+	return (configuration->configured & TCPKEEP_MAP_BY_CGROUP) != 0;
+}
+
+/* The entry of the current task's cgroup or of its nearest ancestor that has
+ * one, walking from the root down; 0 when none has.  Process context only. */
+static __always_inline const struct tcpkeep_map_value *nearest_cgroup_entry(void)
+{
+	const struct tcpkeep_map_value *nearest = 0;
+	for (int level = 0; level < TCPKEEP_MAP_MAX_DEPTH; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+		if (id == 0)
+			break;
+		const struct tcpkeep_map_value *entry = bpf_map_lookup_elem(&tcpkeep_cgroups, &id);
+		if (entry != 0)
+			nearest = entry;
+	}
+	return nearest != 0 && nearest->layout == TCPKEEP_MAP_LAYOUT ? nearest : 0;
+}
+
+/* The settings: a copy of the configuration, or in the agent's mode of the
+ * current task's nearest cgroup entry, and the counters slot they count in;
+ * 0 when there are none.  The one place both programs find them; in the
+ * agent's mode, only from callbacks that run in the task's context. */
+static __always_inline int settings(struct tcpkeep_map_value *values, __u32 *slot)
+{
+	const struct tcpkeep_map_value *entry = configuration();
+	*slot = 0;
 	if (entry == 0)
 		return 0;
 	*values = *entry;
-	return values->layout == TCPKEEP_MAP_LAYOUT;
+	if (!by_cgroup(entry))
+		return 1;
+	const struct tcpkeep_map_value *nearest = nearest_cgroup_entry();
+	if (nearest == 0)
+		return 0;
+	__u32 page_size = values->page_size;
+	*values = *nearest;
+	values->page_size = page_size;
+	*slot = nearest->cgroup_id < TCPKEEP_MAP_SLOTS ? (__u32)nearest->cgroup_id : 0;
+	return 1;
+}
+
+/* The slot a socket's counts go to: the one remembered for it, else 0. */
+static __always_inline __u32 socket_slot(struct bpf_sock_ops *skops)
+{
+	if (skops->sk == 0)
+		return 0;
+	__u32 *slot = bpf_sk_storage_get(&tcpkeep_slots, skops->sk, 0, 0);
+	return slot != 0 ? *slot : 0;
+}
+
+static __always_inline void remember_slot(struct bpf_sock_ops *skops, __u32 slot)
+{
+	if (slot == 0 || skops->sk == 0)
+		return;
+	__u32 *stored = bpf_sk_storage_get(&tcpkeep_slots, skops->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (stored != 0)
+		*stored = slot;
 }
 
 /* Whether `have` is at least as strict as `want`.  For TCP_USER_TIMEOUT 0
@@ -231,7 +320,7 @@ static __always_inline void count_timeout(struct bpf_sock_ops *skops)
 		return;
 	struct tcp_sock *tcp = bpf_skc_to_tcp_sock(sk);
 	if (tcp != 0 && tcp->inet_conn.icsk_inet.sk.sk_err == ETIMEDOUT)
-		COUNT(timed_out);
+		COUNT(socket_slot(skops), timed_out);
 }
 
 SEC("sockops")
@@ -249,11 +338,25 @@ int tcpkeep_sockops(struct bpf_sock_ops *skops)
 		return 1;
 	/* Accepted by a listener configured below: it inherited everything. */
 	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && (skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_STATE_CB_FLAG)) {
-		COUNT(configured_passive);
+		COUNT(socket_slot(skops), configured_passive);
+		return 1;
+	}
+	const struct tcpkeep_map_value *attachment = configuration();
+	if (attachment == 0)
+		return 1;
+	/* The agent's mode, in softirq context: the current task is not the
+	 * socket's owner, so its cgroup says nothing.  An outgoing connection
+	 * the program configured at connect has its slot; an accepted one whose
+	 * listener is older than the attachment gets nothing (doc/agent.md). */
+	if (by_cgroup(attachment) &&
+	    (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB || op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)) {
+		if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && socket_slot(skops) != 0)
+			watch_state(skops);
 		return 1;
 	}
 	struct tcpkeep_map_value values;
-	if (!settings(&values))
+	__u32 slot;
+	if (!settings(&values, &slot))
 		return 1;
 	/* A connection this program saw connect, now established: watched from
 	 * here rather than from connect, which spares the state callback of the
@@ -265,16 +368,20 @@ int tcpkeep_sockops(struct bpf_sock_ops *skops)
 	int configured = configure(skops, &values);
 	if (op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
 		/* A listener is no connection: its children are counted as they come. */
-		if (configured)
+		if (configured) {
+			remember_slot(skops, slot);
 			watch_state(skops);
+		}
 		return 1;
 	}
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB)
+		remember_slot(skops, slot);
 	if (!configured)
-		COUNT(kept);
+		COUNT(slot, kept);
 	else if (op == BPF_SOCK_OPS_TCP_CONNECT_CB)
-		COUNT(configured_active);
+		COUNT(slot, configured_active);
 	else
-		COUNT(configured_passive);
+		COUNT(slot, configured_passive);
 	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		watch_state(skops);
 	return 1;
@@ -346,11 +453,12 @@ static __always_inline int tighten(struct bpf_sockopt *ctx, const struct tcpkeep
 SEC("cgroup/setsockopt")
 int tcpkeep_setopt(struct bpf_sockopt *ctx)
 {
-	struct tcpkeep_map_value values;
-	int valid = settings(&values);
+	struct tcpkeep_map_value values = {0};
+	__u32 slot;
+	int valid = settings(&values, &slot);
 
 	if (valid && values.enforce && is_tcp(ctx->sk) && tighten(ctx, &values)) {
-		COUNT(enforced);
+		COUNT(slot, enforced);
 		return 1;
 	}
 

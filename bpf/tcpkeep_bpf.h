@@ -43,5 +43,7 @@ static struct socket *(*const bpf_sock_from_file)(struct file *file) = (void *)B
 static long (*const bpf_sock_ops_cb_flags_set)(struct bpf_sock_ops *context, int flags) =
 	(void *)BPF_FUNC_sock_ops_cb_flags_set;
 static struct tcp_sock *(*const bpf_skc_to_tcp_sock)(void *sk) = (void *)BPF_FUNC_skc_to_tcp_sock;
+static __u64 (*const bpf_get_current_ancestor_cgroup_id)(int level) = (void *)BPF_FUNC_get_current_ancestor_cgroup_id;
+static void *(*const bpf_sk_storage_get)(void *map, void *sk, void *value, __u64 flags) = (void *)BPF_FUNC_sk_storage_get;
 
 #endif

@@ -21,6 +21,28 @@
 #define TCPKEEP_MAP_USER_TIMEOUT (1u << 3) /* TCP_USER_TIMEOUT, ms, >= 0 */
 #define TCPKEEP_MAP_ALL (TCPKEEP_MAP_IDLE | TCPKEEP_MAP_INTERVAL | TCPKEEP_MAP_COUNT | TCPKEEP_MAP_USER_TIMEOUT)
 
+/* In the one entry of the values map only: the settings of each socket come
+ * from the cgroup map, `tcpkeep_cgroups` (the agent's mode), by the cgroup of
+ * the process that connects or listens: the entry of its cgroup or, failing
+ * that, of its nearest ancestor that has one.  A socket none covers is left
+ * alone.  The entry's other values are then unused, but for page_size. */
+#define TCPKEEP_MAP_BY_CGROUP (1u << 31)
+
+/* The cgroup map: a hash map keyed by cgroup id (a __u64, the cgroup v2
+ * directory's inode number) whose values are struct tcpkeep_map_value, there
+ * `cgroup_id` holding the entry's counters slot, 1..TCPKEEP_MAP_SLOTS-1 (0
+ * for none).  Entries are made as they are written, not before (no
+ * preallocation). */
+#define TCPKEEP_MAP_CGROUPS 65536
+
+/* Counter slots: the counters map has this many entries.  Slot 0 counts what
+ * no cgroup map entry names (every socket, outside the agent's mode); the
+ * agent gives each policy entry a slot of its own. */
+#define TCPKEEP_MAP_SLOTS 256
+
+/* How many levels of the cgroup tree the program looks at, from the root. */
+#define TCPKEEP_MAP_MAX_DEPTH 32
+
 /* `layout` holds this while the entry is valid.  The programs do nothing while
  * it differs (a zero-filled entry, or an entry written by another layout), and
  * the loader refuses to update pins whose layout it does not know. */
@@ -38,9 +60,9 @@ struct tcpkeep_map_value {
 	__u64 cgroup_id;  /* the cgroup the programs are attached to, for status */
 };
 
-/* The value of the counters map, a one-entry per-CPU array beside the values
- * map: each CPU adds to its own copy without a lock, and the loader sums the
- * copies.  Only the programs write it; it starts at zero with the attachment
+/* The value of the counters map, a per-CPU array of TCPKEEP_MAP_SLOTS entries
+ * beside the values map (pins made before the agent have one): each CPU adds
+ * to its own copy without a lock, and the loader sums the copies.  Only the programs write it; it starts at zero with the attachment
  * and keeps counting across changes of the values. */
 struct tcpkeep_map_counters {
 	__u64 configured_active;  /* connections given keepalive at connect() */

@@ -58,6 +58,8 @@ struct bpf_link;
 	   __u32 *count))                                                                                   \
 	F(int, bpf_map_update_elem, (int fd, const void *key, const void *value, __u64 flags))             \
 	F(int, bpf_map_lookup_elem, (int fd, const void *key, void *value))                                 \
+	F(int, bpf_map_delete_elem, (int fd, const void *key))                                              \
+	F(int, bpf_map_get_next_key, (int fd, const void *key, void *next_key))                             \
 	F(int, libbpf_probe_bpf_prog_type, (enum bpf_prog_type type, const void *options))                  \
 	F(int, libbpf_probe_bpf_helper, (enum bpf_prog_type type, enum bpf_func_id helper, const void *options)) \
 	F(int, libbpf_num_possible_cpus, (void))

@@ -1,11 +1,13 @@
 /*
- * What the C files of CTCPKeepBPF share: their one-line messages and the
- * check of this process's capabilities.  Not part of the API.
+ * What the C files of CTCPKeepBPF share: their one-line messages, the check
+ * of this process's capabilities, the map entries and counters.  Not part of
+ * the API.
  */
 #ifndef CTCPKEEPBPF_INTERNAL_H
 #define CTCPKEEPBPF_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dynamic_libbpf.h"
 
@@ -41,5 +43,17 @@ INTERNAL int refuse(char *error, size_t size, int errnum, const char *format, ..
 /* 1 when this process holds CAP_SYS_ADMIN, or both `first` and `second`, in its
  * effective set; 0 when not; -1 (message written) when they cannot be read. */
 INTERNAL int holds_capabilities(int first, int second, char *error, size_t size);
+
+struct tcpkeep_map_value;
+struct tcpkeep_bpf_values;
+struct tcpkeep_bpf_counters;
+
+/* The map entry for `values` (cgroup_id: the attachment's cgroup, or a cgroup
+ * map entry's counters slot). */
+INTERNAL void map_value_from(const struct tcpkeep_bpf_values *values, uint64_t cgroup_id,
+			     struct tcpkeep_map_value *value);
+
+/* Sums each CPU's copy of a slot of the counters map; 0, or -1 with errno set. */
+INTERNAL int read_counters(int map_fd, uint32_t slot, struct tcpkeep_bpf_counters *sum);
 
 #endif

@@ -34,6 +34,7 @@
 #define BPFFS_MOUNT_POINT "/sys/fs/bpf"
 #define PIN_VALUES "values"
 #define PIN_COUNTERS "counters"
+#define PIN_CGROUPS "cgroups"
 #define PIN_SOCKOPS "sock_ops"
 #define PIN_SETSOCKOPT "setsockopt"
 /* Program names as the kernel keeps them (at most 15 characters). */
@@ -41,12 +42,14 @@
 #define SETSOCKOPT_NAME "tcpkeep_setopt"
 #define MAP_NAME "tcpkeep_values"
 #define COUNTERS_NAME "tcpkeep_counts"
+#define CGROUPS_NAME "tcpkeep_cgroups"
 
 _Static_assert(sizeof(struct tcpkeep_bpf_counters) == sizeof(struct tcpkeep_map_counters),
 	       "the public counters are the map's");
 _Static_assert(TCPKEEP_BPF_IDLE == TCPKEEP_MAP_IDLE && TCPKEEP_BPF_INTERVAL == TCPKEEP_MAP_INTERVAL &&
 		       TCPKEEP_BPF_COUNT == TCPKEEP_MAP_COUNT &&
-		       TCPKEEP_BPF_USER_TIMEOUT == TCPKEEP_MAP_USER_TIMEOUT,
+		       TCPKEEP_BPF_USER_TIMEOUT == TCPKEEP_MAP_USER_TIMEOUT && TCPKEEP_BPF_BY_CGROUP == TCPKEEP_MAP_BY_CGROUP &&
+		       TCPKEEP_BPF_COUNTER_SLOTS == TCPKEEP_MAP_SLOTS,
 	       "the public mask bits are the map's");
 
 int tcpkeep_bpf_open_libbpf(char *error, size_t size)
@@ -406,7 +409,7 @@ static int open_pins(const char *directory, struct pins *pins, char *error, size
 		memset(&info, 0, sizeof info);
 		if (libbpf.bpf_obj_get_info_by_fd(pins->counters, &info, &length) != 0 ||
 		    info.type != BPF_MAP_TYPE_PERCPU_ARRAY || info.value_size != sizeof(struct tcpkeep_map_counters) ||
-		    info.max_entries != 1) {
+		    (info.max_entries != 1 && info.max_entries != TCPKEEP_MAP_SLOTS)) {
 			close(pins->counters);
 			pins->counters = -1;
 		}
@@ -414,8 +417,8 @@ static int open_pins(const char *directory, struct pins *pins, char *error, size
 	return 0;
 }
 
-/* Sums each CPU's copy of the counters; 0, or -1 with errno set. */
-static int read_counters(int map_fd, struct tcpkeep_bpf_counters *sum)
+/* Sums each CPU's copy of a slot's counters; 0, or -1 with errno set. */
+int read_counters(int map_fd, uint32_t slot, struct tcpkeep_bpf_counters *sum)
 {
 	int cpus = libbpf.libbpf_num_possible_cpus();
 	if (cpus <= 0) {
@@ -426,7 +429,7 @@ static int read_counters(int map_fd, struct tcpkeep_bpf_counters *sum)
 	struct tcpkeep_map_counters *copies = calloc((size_t)cpus, sizeof *copies);
 	if (copies == NULL)
 		return -1;
-	__u32 key = 0;
+	__u32 key = slot;
 	int result = libbpf.bpf_map_lookup_elem(map_fd, &key, copies);
 	memset(sum, 0, sizeof *sum);
 	for (int cpu = 0; result == 0 && cpu < cpus; cpu++) {
@@ -448,12 +451,11 @@ static int write_value(int map_fd, const struct tcpkeep_map_value *value)
 	return libbpf.bpf_map_update_elem(map_fd, &key, value, BPF_ANY);
 }
 
-static void map_value_from(const struct tcpkeep_bpf_values *values, uint64_t cgroup_id,
-			   struct tcpkeep_map_value *value)
+void map_value_from(const struct tcpkeep_bpf_values *values, uint64_t cgroup_id, struct tcpkeep_map_value *value)
 {
 	memset(value, 0, sizeof *value);
 	value->layout = TCPKEEP_MAP_LAYOUT;
-	value->configured = values->configured_mask & TCPKEEP_MAP_ALL;
+	value->configured = values->configured_mask & (TCPKEEP_MAP_ALL | TCPKEEP_MAP_BY_CGROUP);
 	value->idle = value->configured & TCPKEEP_MAP_IDLE ? values->idle : 0;
 	value->interval = value->configured & TCPKEEP_MAP_INTERVAL ? values->interval : 0;
 	value->count = value->configured & TCPKEEP_MAP_COUNT ? values->count : 0;
@@ -485,7 +487,7 @@ int tcpkeep_bpf_validate(const struct tcpkeep_bpf_values *values, char *error, s
 	};
 	if (values == NULL)
 		return refuse(error, size, EINVAL, "no values given");
-	if (values->configured_mask & ~(uint32_t)TCPKEEP_MAP_ALL)
+	if (values->configured_mask & ~(uint32_t)(TCPKEEP_MAP_ALL | TCPKEEP_MAP_BY_CGROUP))
 		return refuse(error, size, EINVAL, "configured_mask 0x%x has unknown bits",
 			      (unsigned)values->configured_mask);
 	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
@@ -634,7 +636,7 @@ struct undo {
 	int cgroup_fd;
 	int sockops_fd, setsockopt_fd;
 	int attached_sockops, attached_setsockopt;
-	char pins[4][PATH_MAX];
+	char pins[5][PATH_MAX]; /* values, counters, cgroups, sock_ops, setsockopt */
 	int pin_count;
 	char pin_directory[PATH_MAX];
 	char created_top[PATH_MAX]; /* the topmost directory created, or "" */
@@ -712,12 +714,13 @@ static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *director
 		return -1;
 	struct bpf_map *map = libbpf.bpf_object__find_map_by_name(object, MAP_NAME);
 	struct bpf_map *counters = libbpf.bpf_object__find_map_by_name(object, COUNTERS_NAME);
+	struct bpf_map *cgroups = libbpf.bpf_object__find_map_by_name(object, CGROUPS_NAME);
 	struct bpf_program *sockops = libbpf.bpf_object__find_program_by_name(object, SOCKOPS_NAME);
 	struct bpf_program *setsockopt = libbpf.bpf_object__find_program_by_name(object, SETSOCKOPT_NAME);
-	if (map == NULL || counters == NULL || sockops == NULL || setsockopt == NULL) {
+	if (map == NULL || counters == NULL || cgroups == NULL || sockops == NULL || setsockopt == NULL) {
 		libbpf.bpf_object__close(object);
-		return refuse(error, size, ENOENT, "the embedded BPF object lacks %s, %s, %s or %s", MAP_NAME,
-			      COUNTERS_NAME, SOCKOPS_NAME, SETSOCKOPT_NAME);
+		return refuse(error, size, ENOENT, "the embedded BPF object lacks %s, %s, %s, %s or %s", MAP_NAME,
+			      COUNTERS_NAME, CGROUPS_NAME, SOCKOPS_NAME, SETSOCKOPT_NAME);
 	}
 	int map_fd = libbpf.bpf_map__fd(map);
 	undo->sockops_fd = libbpf.bpf_program__fd(sockops);
@@ -729,6 +732,7 @@ static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *director
 	} else if (make_directories(directory, undo, error, size) == 0 &&
 		   pin(map_fd, directory, PIN_VALUES, undo, error, size) == 0 &&
 		   pin(libbpf.bpf_map__fd(counters), directory, PIN_COUNTERS, undo, error, size) == 0 &&
+		   pin(libbpf.bpf_map__fd(cgroups), directory, PIN_CGROUPS, undo, error, size) == 0 &&
 		   pin(undo->sockops_fd, directory, PIN_SOCKOPS, undo, error, size) == 0 &&
 		   pin(undo->setsockopt_fd, directory, PIN_SETSOCKOPT, undo, error, size) == 0) {
 		*object_out = object;
@@ -1066,7 +1070,7 @@ int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char 
 			goto out;
 		}
 	}
-	static const char *const pin_names[] = {PIN_SETSOCKOPT, PIN_SOCKOPS, PIN_COUNTERS, PIN_VALUES};
+	static const char *const pin_names[] = {PIN_SETSOCKOPT, PIN_SOCKOPS, PIN_CGROUPS, PIN_COUNTERS, PIN_VALUES};
 	for (size_t i = 0; i < sizeof pin_names / sizeof pin_names[0]; i++) {
 		if (join_path(path, pin_directory, pin_names[i]) == 0 && unlink(path) != 0 && errno != ENOENT) {
 			fail(error, size, errno, "removing pin %s", path);
@@ -1123,7 +1127,7 @@ int tcpkeep_bpf_get_status(const char *pin_directory, struct tcpkeep_bpf_status 
 	status->setsockopt_program_id = pins.setsockopt_id;
 	status->sockops_attached = status->setsockopt_attached = -1;
 	if (pins.counters >= 0) {
-		if (read_counters(pins.counters, &status->counters) != 0) {
+		if (read_counters(pins.counters, 0, &status->counters) != 0) {
 			fail(error, size, errno, "reading the counters map in %s", pin_directory);
 			close_pins(&pins);
 			return -1;

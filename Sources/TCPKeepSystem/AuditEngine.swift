@@ -241,17 +241,24 @@ public struct FormattedAudit: AuditSink {
     public mutating func finish(_ summary: AuditSummary) throws {
         writer.finish(summary, to: &output)
         if format == .prometheus {
-            // Kernel mode that cannot be read is a warning, not a failed audit.
-            do {
-                output.write(try kernelCountersPrometheus())
-            } catch {
-                warnings.append("kernel mode's counters left out: \(error)")
-            }
+            let kernel = kernelCounterFamilies()
+            output.write(kernel.text)
+            warnings += kernel.warning.map { [$0] } ?? []
         }
         try output.commit()
     }
 
     public mutating func discard() { output.discard() }
+}
+
+/// Kernel mode's counters, which follow the audit's Prometheus families; kernel mode that cannot
+/// be read is a warning, not a failed audit.
+func kernelCounterFamilies() -> (text: String, warning: String?) {
+    do {
+        return (try kernelCountersPrometheus(), nil)
+    } catch {
+        return ("", "kernel mode's counters left out: \(error)")
+    }
 }
 
 /// The connections of a run kept in memory, sorted by process and port: doctor's and fix's

@@ -189,20 +189,24 @@ func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAt
         enforce: values.enforce != 0)
     let path = text(of: cgroup)
     let attached = { (flag: Int32) in flag < 0 ? nil : flag == 1 }
-    return KernelAttachment(
+    var attachment = KernelAttachment(
         pinDirectory: pins, cgroup: status.cgroup_id == 0 || path.isEmpty ? nil : path, settings: settings,
         sockopsProgramID: status.sockops_program_id, setsockoptProgramID: status.setsockopt_program_id, mapID: status.map_id,
         sockopsAttached: status.cgroup_id == 0 ? nil : attached(status.sockops_attached),
         setsockoptAttached: status.cgroup_id == 0 ? nil : attached(status.setsockopt_attached),
         counters: status.counters_known == 0 ? nil : KernelCounters(status.counters))
+    attachment.byPolicy = configured(TCPKEEP_BPF_BY_CGROUP)
+    return attachment
 }
 
 /// Kernel mode's counters as Prometheus counters (`formatKernelCountersPrometheus`), for the
 /// audit's Prometheus output; "" when nothing is pinned under /sys/fs/bpf/tcpkeep. Throws when
-/// pins are there but cannot be read (no libbpf, no rights).
+/// pins are there but cannot be read (no libbpf, no rights). The agent's attachment is left out:
+/// its counters are by policy entry, which its /metrics reports.
 public func kernelCountersPrometheus() throws -> String {
     guard Files.isDirectory(kernelPinRoot) else { return "" }
-    return formatKernelCountersPrometheus(try kernelAttachments(), cgroupMount: try cgroupV2MountPoint())
+    let attachments = try kernelAttachments().filter { $0.pinDirectory != agentPinDirectory }
+    return formatKernelCountersPrometheus(attachments, cgroupMount: try cgroupV2MountPoint())
 }
 
 extension KernelCounters {

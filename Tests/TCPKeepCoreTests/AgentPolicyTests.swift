@@ -49,6 +49,18 @@ struct AgentPolicyTests {
         #expect(noDefault.entry(for: Workload(path: "x", container: ContainerState(id: "webfeed")))  == .rule(0))
     }
 
+    @Test("a rule's name labels it, else its position; listen takes IPv4 and bracketed IPv6 literals; enforces says whether any entry does")
+    func labelsAndListen() throws {
+        let policy = try parsePolicy("listen: \"[::1]:9\"\nrules:\n  - name: redis\n    match: {unit: \"redis*\"}\n  - match: {cgroup: a}\n    enforce: true\n")
+        #expect(policy.entries.map(policy.label(of:)) == ["redis", "rule 2"])
+        #expect(policy.listen == ListenAddress(host: "::1", port: 9))
+        #expect(policy.listen?.description == "[::1]:9" && policy.listen?.isLoopback == true)
+        #expect(policy.enforces)
+        #expect(try !parsePolicy("rules: []\ndefault: {profile: lan}\n").enforces)
+        #expect(throws: SettingsError.self) { try ListenAddress(parsing: "[zz]:1") }
+        #expect(throws: SettingsError.self) { try ListenAddress(parsing: "1.2.3.256:1") }
+    }
+
     @Test("globs: * within one level, ** across levels (none included), ? one character")
     func globs() throws {
         func matches(_ glob: String, _ path: String) throws -> Bool {

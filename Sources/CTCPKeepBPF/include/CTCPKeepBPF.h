@@ -23,6 +23,7 @@
  *   <pin directory>/setsockopt   the cgroup/setsockopt program
  *   <pin directory>/values       the one-entry array map both read
  *   <pin directory>/counters     the per-CPU array both count in
+ *   <pin directory>/cgroups      the settings by cgroup id (TCPKEEP_BPF_BY_CGROUP)
  * The pins keep the programs and map alive after the process exits; the
  * attachment itself is held by the cgroup.  A systemd unit may attach the same
  * pinned program with BPFProgram=sock_ops:<pin directory>/sock_ops.
@@ -60,6 +61,11 @@ int tcpkeep_bpf_open_libbpf(char *error, size_t error_size);
 #define TCPKEEP_BPF_INTERVAL (1u << 1)     /* TCP_KEEPINTVL, seconds, 1..32767 */
 #define TCPKEEP_BPF_COUNT (1u << 2)        /* TCP_KEEPCNT, probes, 1..127 */
 #define TCPKEEP_BPF_USER_TIMEOUT (1u << 3) /* TCP_USER_TIMEOUT, ms, >= 0 (0: system default) */
+/* The agent's mode: each socket's settings come from the pinned cgroup map
+ * (tcpkeep_bpf_set_cgroup_settings) by the cgroup of the process that connects
+ * or listens, the nearest entry among it and its ancestors; the other values
+ * are unused. */
+#define TCPKEEP_BPF_BY_CGROUP (1u << 31)
 
 /* What each connection gets.  SO_KEEPALIVE is always turned on; a value whose
  * bit is clear in configured_mask is not set (the net.ipv4.tcp_keepalive_*
@@ -201,6 +207,36 @@ int tcpkeep_bpf_get_status(const char *pin_directory, struct tcpkeep_bpf_status 
  * Returns 0, or -1 with errno set. */
 int tcpkeep_bpf_runs_in(const char *cgroup_path, uint32_t sockops_program_id, int *runs, char *error,
 			size_t error_size);
+
+/* ---- the agent's cgroup map ----------------------------------------------
+ *
+ * An attachment made with TCPKEEP_BPF_BY_CGROUP reads each socket's settings
+ * from <pin directory>/cgroups, a hash map keyed by cgroup id (the cgroup v2
+ * directory's inode number) of at most TCPKEEP_BPF_CGROUP_ENTRIES entries.
+ * Each entry names a counters slot, 1..TCPKEEP_BPF_COUNTER_SLOTS-1, where the
+ * sockets it configures are counted (slot 0 counts the rest). */
+
+#define TCPKEEP_BPF_COUNTER_SLOTS 256
+#define TCPKEEP_BPF_CGROUP_ENTRIES 65536
+
+/* Opens the pinned cgroup map and counters map of pin_directory; 0 with their
+ * descriptors (the caller closes them), or -1 with errno set and a message. */
+int tcpkeep_bpf_open_cgroup_maps(const char *pin_directory, int *cgroups_fd, int *counters_fd, char *error,
+				 size_t error_size);
+
+/* Writes a cgroup's entry; 0, or -1 with errno set (E2BIG: the map is full). */
+int tcpkeep_bpf_set_cgroup_settings(int cgroups_fd, uint64_t cgroup_id, const struct tcpkeep_bpf_values *values,
+				    uint32_t slot);
+
+/* Removes a cgroup's entry; 0 also when it had none, or -1 with errno set. */
+int tcpkeep_bpf_remove_cgroup_settings(int cgroups_fd, uint64_t cgroup_id);
+
+/* The cgroup id after `previous` in the map's order (NULL: the first); 0, or
+ * -1 with errno ENOENT after the last. */
+int tcpkeep_bpf_next_cgroup(int cgroups_fd, const uint64_t *previous, uint64_t *next);
+
+/* A counters slot, summed over the CPUs; 0, or -1 with errno set. */
+int tcpkeep_bpf_read_slot_counters(int counters_fd, uint32_t slot, struct tcpkeep_bpf_counters *counters);
 
 /* ---- the audit's socket holders iterator ---------------------------------
  *

@@ -35,7 +35,7 @@ public func formatAgentMetrics(_ health: AgentHealth, auditSucceeded: Bool) -> S
     family("tcpkeep_agent_cgroups", "gauge", "Cgroups by the policy entry they fall under.",
         health.cgroupsByEntry.map { ("{entry=\"\(backslashEscaped($0.label))\"}", String($0.count)) })
     family("tcpkeep_agent_map_entries", "gauge", "Entries in the kernel's settings map (one per covered cgroup).", [("", String(health.mapEntries))])
-    family("tcpkeep_agent_audit_success", "gauge", "1 when this scrape's audit of the host's connections ran, 0 when it failed (its families are then missing).", [("", auditSucceeded ? "1" : "0")])
+    family("tcpkeep_agent_audit_success", "gauge", "1 when this scrape's audit of the host's connections ran whole, 0 when it failed or left kernel mode's counters out (the log says why).", [("", auditSucceeded ? "1" : "0")])
     family("tcpkeep_agent_last_scrape_duration_seconds", "gauge", "Seconds the previous scrape of this endpoint took to render.", [("", String(health.lastScrapeSeconds))])
     return text
 }

@@ -31,6 +31,12 @@ public struct AgentPolicy: Equatable, Sendable {
         }
     }
 
+    /// Whether any entry enforces: only then is the setsockopt program attached, since it runs
+    /// at every setsockopt() of every process under the root.
+    public var enforces: Bool {
+        entries.contains { settings(of: $0)?.enforce == true }
+    }
+
     /// Every entry, in order: the rules, then the default if there is one.
     public var entries: [PolicyEntry] {
         rules.indices.map(PolicyEntry.rule) + (fallback == nil ? [] : [.fallback])

@@ -216,7 +216,7 @@ private func doctorLines(_ report: DoctorReport) -> [String] {
         lines.append("  \(summaryLine(connections))")
     }
     if let kernel = report.kernel {
-        lines.append("  kernel mode: tcpkeep's programs run for its sockets (\(kernel.cgroup ?? kernel.pinDirectory)): \(settingsSummary(kernel.settings))\(kernel.settings.enforce ? ", enforced" : "")")
+        lines.append("  kernel mode: tcpkeep's programs run for its sockets (\(kernel.cgroup ?? kernel.pinDirectory)): \(kernel.valuesSummary)\(!kernel.byPolicy && kernel.settings.enforce ? ", enforced" : "")")
     }
     for obstacle in report.obstacles {
         lines += ["  obstacle: \(obstacle.reason)", "    instead: \(obstacle.advice)"]

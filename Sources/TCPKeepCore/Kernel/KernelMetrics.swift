@@ -11,25 +11,39 @@ public func formatKernelCountersPrometheus(_ attachments: [KernelAttachment], cg
         guard let counters = attachment.counters, let labels = kernelWorkloadLabels(attachment, cgroupMount: cgroupMount) else { return nil }
         return (labels, counters)
     }
+    return formatCounterFamilies(prefix: "tcpkeep_kernel_", series)
+}
+
+/// The agent's kernel-mode counters, one series per policy entry (and direction), labelled
+/// `entry` (`rule N`, the rule's name, or `default`), in families of their own beside the
+/// attachments' (`tcpkeep_agent_connections_configured_total`...). Counters belong to an entry's
+/// position in the policy: a reload that reorders the rules moves them.
+public func formatAgentEntryCountersPrometheus(_ entries: [(label: String, counters: KernelCounters)]) -> String {
+    formatCounterFamilies(prefix: "tcpkeep_agent_", entries.map { ([("entry", $0.label)], $0.counters) })
+}
+
+/// Kernel mode's four counter families for `series`, named `prefix` + the counter; nothing for none.
+private func formatCounterFamilies(prefix: String, _ series: [(labels: [(String, String)], counters: KernelCounters)]) -> String {
     guard !series.isEmpty else { return "" }
     var output = ""
     let families: [(name: String, help: String, values: (KernelCounters) -> [(direction: String?, value: UInt64)])] = [
-        ("tcpkeep_kernel_connections_configured_total",
+        ("connections_configured_total",
          "TCP connections kernel mode gave keepalive, by direction (active: connect, passive: accept).",
          { [("active", $0.configuredActive), ("passive", $0.configuredPassive)] }),
-        ("tcpkeep_kernel_connections_kept_total",
+        ("connections_kept_total",
          "TCP connections kernel mode left with the keepalive their program had set itself (no enforce).", { [(nil, $0.kept)] }),
-        ("tcpkeep_kernel_setsockopt_enforced_total",
+        ("setsockopt_enforced_total",
          "setsockopt() calls that would have loosened keepalive, rewritten by kernel mode's enforce.", { [(nil, $0.enforced)] }),
-        ("tcpkeep_kernel_connections_timed_out_total",
+        ("connections_timed_out_total",
          "TCP connections that ended while established with ETIMEDOUT: dead peers found by keepalive, the user timeout or retransmissions.",
          { [(nil, $0.timedOut)] }),
     ]
     for family in families {
-        output += "# HELP \(family.name) \(family.help)\n# TYPE \(family.name) counter\n"
+        let name = prefix + family.name
+        output += "# HELP \(name) \(family.help)\n# TYPE \(name) counter\n"
         for (labels, counters) in series {
             for (direction, value) in family.values(counters) {
-                output += "\(family.name)\(prometheusLabels(labels + (direction.map { [("direction", $0)] } ?? []))) \(value)\n"
+                output += "\(name)\(prometheusLabels(labels + (direction.map { [("direction", $0)] } ?? []))) \(value)\n"
             }
         }
     }

@@ -15,6 +15,14 @@ public struct KernelAttachment: Equatable, Sendable {
     /// What the programs counted since the attachment was made; nil for pins made by a tcpkeep
     /// without counters.
     public var counters: KernelCounters?
+    /// The agent's attachment: each cgroup's settings come from the agent's policy (its cgroup
+    /// map), and `settings` is unused.
+    public var byPolicy = false
+
+    /// The values column's text: the settings, or the agent's policy.
+    public var valuesSummary: String {
+        byPolicy ? "per cgroup, by tcpkeep agent's policy" : settingsSummary(settings)
+    }
 
     public init(
         pinDirectory: String, cgroup: String?, settings: KeepaliveSettings, sockopsProgramID: UInt32,
@@ -82,7 +90,7 @@ func formatKernelStatusTable(_ attachments: [KernelAttachment]) -> String {
         let counters = $0.counters
         let count = { (value: (KernelCounters) -> UInt64) in counters.map { "\(value($0))" } ?? "-" }
         return [
-            $0.cgroup.map { terminalSafe($0, escapingSpaces: true) } ?? "(attached by systemd)", settingsSummary($0.settings), $0.settings.enforce ? "yes" : "no",
+            $0.cgroup.map { terminalSafe($0, escapingSpaces: true) } ?? "(attached by systemd)", $0.valuesSummary, $0.byPolicy ? "per rule" : $0.settings.enforce ? "yes" : "no",
             "id \($0.sockopsProgramID) \(attachedText($0.sockopsAttached))",
             "id \($0.setsockoptProgramID) \(attachedText($0.setsockoptAttached))",
             counters.map { "\($0.configuredActive) out, \($0.configuredPassive) in" } ?? "-", count(\.kept), count(\.enforced),
@@ -97,7 +105,7 @@ func formatKernelStatusTable(_ attachments: [KernelAttachment]) -> String {
 /// to the system), `enforce`, `sockops_program_id`, `setsockopt_program_id`, `map_id`,
 /// `sockops_attached` and `setsockopt_attached` (null when unknown), and `counters` (null for
 /// pins made without them): `configured_active`, `configured_passive`, `kept`, `enforced`,
-/// `timed_out`.
+/// `timed_out`; `by_policy`, true for the agent's attachment, whose values are per cgroup.
 func formatKernelStatusJSON(_ attachments: [KernelAttachment]) -> String {
     let objects = attachments.map(kernelAttachmentJSON)
     return "{\"attachments\": [" + objects.map { "\n  " + $0 }.joined(separator: ",") + (objects.isEmpty ? "" : "\n") + "]}\n"
@@ -114,7 +122,7 @@ func kernelAttachmentJSON(_ attachment: KernelAttachment) -> String {
             ("enforce", "\(attachment.settings.enforce)"), ("sockops_program_id", "\(attachment.sockopsProgramID)"),
             ("setsockopt_program_id", "\(attachment.setsockoptProgramID)"), ("map_id", "\(attachment.mapID)"),
             ("sockops_attached", flag(attachment.sockopsAttached)), ("setsockopt_attached", flag(attachment.setsockoptAttached)),
-            ("counters", attachment.counters.map(kernelCountersJSON) ?? "null"),
+            ("counters", attachment.counters.map(kernelCountersJSON) ?? "null"), ("by_policy", "\(attachment.byPolicy)"),
         ])
 }
 

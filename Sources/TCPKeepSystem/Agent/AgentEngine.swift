@@ -10,12 +10,16 @@ import Glibc
 /// The kernel side the agent keeps in step with the cgroups: the settings of each covered
 /// cgroup, by cgroup id, which the attached program reads (the nearest entry among a socket's
 /// cgroup and its ancestors).
-public protocol CgroupSettingsMap: AnyObject {
+public protocol CgroupSettingsMap: AnyObject, Sendable {
     /// The cgroup ids the map holds now.
     func ids() throws -> Set<UInt64>
     /// Sets a cgroup's settings; `entry` numbers the policy entry, for the per-entry counters.
     func set(_ id: UInt64, _ settings: KeepaliveSettings, entry: UInt32) throws
     func remove(_ id: UInt64) throws
+    /// Attaches the setsockopt program, which enforces, or detaches it.
+    func setEnforcing(_ enforcing: Bool) throws
+    /// What the programs counted for the first `entries` policy entries, by entry number.
+    func counters(entries: Int) -> [KernelCounters]
 }
 
 /// Why the agent stopped before it ran: exit status 2.
@@ -51,19 +55,20 @@ public final class AgentEngine {
     private let containerLabels = NIOLockedValueBox<[String: ContainerLabels]>([:])
     private let health = NIOLockedValueBox(AgentHealth())
     private let ready = NIOLockedValueBox(false)
-    private let extraMetrics: @Sendable () -> String
 
     /// Reads and checks the policy: a refusal is an `AgentError` naming the file, line and column.
-    public init(configuration: AgentConfiguration, logger: Logger, extraMetrics: @escaping @Sendable () -> String = { "" }) throws {
+    public init(configuration: AgentConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        self.extraMetrics = extraMetrics
         lastText = try readPolicyFile(configuration.policyPath)
         policy = try agentPolicy(fromText: lastText, path: configuration.policyPath)
     }
 
     /// The cgroup the policy names as its root, below the mount.
     public var root: String { policy.root }
+
+    /// Whether the policy has an entry that enforces.
+    public var enforces: Bool { policy.enforces }
 
     /// Runs until SIGTERM or SIGINT, keeping `map` in step; returns the exit status.
     public func run(mount: String, map: CgroupSettingsMap) throws -> Int32 {
@@ -82,7 +87,7 @@ public final class AgentEngine {
         apply(try watcher.scan(), announce: false)
         try reconcile()
         let listen = configuration.listen ?? policy.listen ?? .standard
-        let server = try MetricsServer(listen: listen, source: AgentMetricsSource(health: health, ready: ready, containers: containerLabels, extra: extraMetrics, logger: logger))
+        let server = try MetricsServer(listen: listen, source: AgentMetricsSource(health: health, ready: ready, map: map, containers: containerLabels, logger: logger))
         defer { server.stop() }
         if !listen.isLoopback {
             logger.notice("the metrics endpoint listens beyond this host", metadata: ["listen": "\(listen)"])
@@ -151,15 +156,23 @@ public final class AgentEngine {
                 }
             case .vanished(let path, let id):
                 if tracked.removeValue(forKey: id)?.entry != nil { remove(id) }
-                if let container = containerID(ofCgroupPath: path) {
-                    containers[container] = nil
-                    _ = containerLabels.withLockedValue { $0.removeValue(forKey: container) }
-                }
+                forgetContainer(ofVanished: path)
             case .overflowed:
                 break
             }
         }
         publishCounts()
+    }
+
+    /// A container's state is kept while its cgroup lives: the top cgroup that names it going
+    /// (its parent names none, or another) drops it.
+    private func forgetContainer(ofVanished path: String) {
+        guard let id = containerID(ofCgroupPath: path) else { return }
+        let parent = path.split(separator: "/").dropLast().joined(separator: "/")
+        if containerID(ofCgroupPath: parent) != id {
+            containers[id] = nil
+            _ = containerLabels.withLockedValue { $0.removeValue(forKey: id) }
+        }
     }
 
     private func workload(_ path: String) -> Workload {
@@ -196,8 +209,10 @@ public final class AgentEngine {
     }
 
     /// Makes the map hold exactly the covered cgroups that exist: entries of cgroups gone while
-    /// no agent watched (or left by an earlier policy) go, every covered cgroup's is written.
+    /// no agent watched (or left by an earlier policy) go, every covered cgroup's is written; the
+    /// setsockopt program is attached while an entry enforces.
     private func reconcile() throws {
+        try map.setEnforcing(policy.enforces)
         let present = try map.ids()
         for id in present where tracked[id]?.entry == nil { remove(id) }
         for (id, cgroup) in tracked where cgroup.entry != nil { write(id, cgroup.entry) }
@@ -222,6 +237,9 @@ public final class AgentEngine {
         guard next.root == policy.root else {
             return refuse("\(configuration.policyPath): `root:` changed from '\(loggable(policy.root))' to '\(loggable(next.root))'; a new root takes a restart of the agent", reason: reason)
         }
+        if next.listen != policy.listen && configuration.listen == nil {
+            logger.notice("`listen:` changed; the endpoint moves at the next start of the agent", metadata: ["listen": "\(next.listen ?? .standard)"])
+        }
         policy = next
         for (id, cgroup) in tracked {
             tracked[id]!.entry = policy.entry(for: workload(cgroup.path))
@@ -233,7 +251,7 @@ public final class AgentEngine {
         do {
             try reconcile()
         } catch {
-            logger.error("cannot read the kernel map back", metadata: ["error": "\(error)"])
+            logger.error("cannot bring the kernel's map and programs in step with the policy", metadata: ["error": "\(error)"])
         }
         logger.info("policy reloaded", metadata: summary().merging(["reason": "\(reason)"]) { $1 })
     }
@@ -271,8 +289,8 @@ public final class AgentEngine {
 private struct AgentMetricsSource: MetricsSource {
     let health: NIOLockedValueBox<AgentHealth>
     let ready: NIOLockedValueBox<Bool>
+    let map: CgroupSettingsMap
     let containers: NIOLockedValueBox<[String: ContainerLabels]>
-    let extra: @Sendable () -> String
     let logger: Logger
     /// The previous scrape's audit error: a failure is logged when it starts and when it ends,
     /// not at every scrape.
@@ -295,7 +313,11 @@ private struct AgentMetricsSource: MetricsSource {
                 logger.info("the audit for /metrics runs again")
             }
         }
-        let text = formatAgentMetrics(health.withLockedValue { $0 }, auditSucceeded: audit.error == nil) + audit.text + extra()
+        let now = health.withLockedValue { $0 }
+        let labels = now.cgroupsByEntry.map(\.label)
+        let text = formatAgentMetrics(now, auditSucceeded: audit.error == nil)
+            + formatAgentEntryCountersPrometheus(Array(zip(labels, map.counters(entries: labels.count))))
+            + audit.text
         var end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &end)
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9

@@ -11,7 +11,7 @@ public func runAgent(_ configuration: AgentConfiguration, logger: Logger) throws
     guard Files.isDirectory(root) else {
         throw AgentError("the policy's root cgroup \(loggable(root)) does not exist")
     }
-    let map = try AgentKernelMap(root: root)
+    let map = try AgentKernelMap(root: root, enforcing: engine.enforces)
     return try engine.run(mount: mount, map: map)
 }
 

@@ -28,6 +28,9 @@ final class AgentProcess {
         }
         logPath = "\(folder)/agent.log"
         if policyPath == nil {
+            // A fresh agent: pins an interrupted earlier run left would be adopted, or refused
+            // for their other root.
+            _ = try runProcess([Artifacts.tcpkeep, "agent", "--uninstall"])
             try swapPolicy(policy)
             try FileManager.default.createSymbolicLink(atPath: self.policyPath, withDestinationPath: "..data/policy.yaml")
         }
