@@ -4,8 +4,9 @@
 # from the image `make image` builds; then two workload pods of a static probe, one annotated
 # `tcpkeep.io/profile: datacenter`, one not. A new connection from each must read back the
 # datacenter values and the policy's default; /metrics must name the workload pod's container;
-# a second agent pod started beside the first (a rolling update's surge) must adopt its pins, not
-# attach again, and cover a pod made once the first is gone; after the workloads are torn down, the uninstall the docs give (`tcpkeep agent --uninstall`
+# a rolling update: a second agent beside the first must refuse and change nothing, the pins must
+# keep the policy while no agent runs, and the next agent must adopt them (no second attachment)
+# and cover a pod made meanwhile; after the workloads are torn down, the uninstall the docs give (`tcpkeep agent --uninstall`
 # in the agent's container), then the agent's pod torn down, must leave no tcpkeep program
 # attached and no pin. Run by `make check-kubernetes`, as root.
 #   Tests/Programs/kubernetes_check.sh DEB
@@ -189,24 +190,46 @@ grep -q '^tcpkeep_connections{process="holder",unit="",namespace="",container="w
 	{ grep '^tcpkeep_connections' "$work/metrics" >&2; fail "/metrics does not name the workload pod's container work-datacenter-app"; }
 echo "kubernetes_check: /metrics names the workload pod's container (work-datacenter-app)"
 
-# A rolling update's surge: a second agent starts beside the first (maxSurge 1, maxUnavailable
-# 0), adopting its pins rather than attaching again; the first stops; a pod made after that is
-# covered by the second.
+# A rolling update (maxUnavailable 1, maxSurge 0): a second agent beside the first refuses and
+# changes nothing; the first stops, and while no agent runs the pins keep the policy (a pod's new
+# connection keeps its rule, a pod made meanwhile gets its parent's entry, the default); the new
+# agent adopts the pins (no second attachment) and gives that pod its own rule.
 policy_root=$mount/libpod_parent
 attachments() { bpftool cgroup show "$policy_root" | grep -c tcpkeep || true; }
 before=$(attachments)
 [ "$before" -gt 0 ] || fail "bpftool lists no tcpkeep program on $policy_root while the agent runs"
-sed 's/^  name: tcpkeep-agent$/  name: tcpkeep-agent-surge/' "$work/agent.yaml" >"$work/agent-surge.yaml"
-first=$agent_container
-agent_container=tcpkeep-agent-surge-agent
-play_agent "$work/agent-surge.yaml"
-[ "$(attachments)" = "$before" ] || { bpftool cgroup show "$policy_root" >&2; fail "the second agent attached again ($before programs before, $(attachments) after)"; }
-podman kube down "$work/agent.yaml" >"$work/down.log" 2>&1 || { cat "$work/down.log" >&2; fail "podman kube down of the first agent"; }
+first_listen=$listen
+sed 's/^  name: tcpkeep-agent$/  name: tcpkeep-agent-second/' "$work/agent.yaml" >"$work/agent-second.yaml"
+CONTAINERS_CONF=$work/containers-hostpid.conf podman kube play --network host "$work/agent-second.yaml" >"$work/agent-second.play" 2>&1 ||
+	{ cat "$work/agent-second.play" >&2; fail "podman kube play of a second agent's pod"; }
+for _ in $(seq 100); do
+	podman logs tcpkeep-agent-second-agent 2>&1 | grep -q "another tcpkeep agent runs" && break
+	sleep 0.1
+done
+podman logs tcpkeep-agent-second-agent 2>&1 | grep -q "another tcpkeep agent runs" ||
+	{ podman logs tcpkeep-agent-second-agent >&2; fail "a second agent on the same node did not refuse"; }
+podman kube down "$work/agent-second.yaml" >"$work/down.log" 2>&1 || { cat "$work/down.log" >&2; fail "podman kube down of the second agent"; }
+[ "$(attachments)" = "$before" ] || { bpftool cgroup show "$policy_root" >&2; fail "the refused second agent changed the attachments"; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$first_listen/healthz")" = 200 ] || fail "the first agent stopped answering after the second was refused"
+echo "kubernetes_check: a second agent on the node refused, and changed nothing"
+
+podman kube down "$work/agent.yaml" >"$work/down.log" 2>&1 || { cat "$work/down.log" >&2; fail "podman kube down of the agent"; }
+datacenter=$(expected --profile datacenter)
+got=$(connect work-datacenter)
+[ "$got" = "$datacenter" ] || fail "with no agent running, the annotated pod's new connection: expected '$datacenter', got '$got'"
 workload work-late '"tcpkeep.io/profile": datacenter'
-matched work-late datacenter
 got=$(connect work-late)
-[ "$got" = "$(expected --profile datacenter)" ] || fail "a pod made after the first agent stopped: expected the datacenter values, got '$got'"
-echo "kubernetes_check: a second agent beside the first adopted its $before programs (no second attachment), and once the first stopped covered a new pod ($first gone)"
+[ "$got" = "$(expected --detect-within 5m)" ] || fail "a pod made while no agent runs: expected its parent's entry (the default), got '$got'"
+echo "kubernetes_check: with no agent running, the pins kept the policy: the annotated pod's rule, the default for a pod made meanwhile"
+
+agent_container=tcpkeep-agent-next-agent
+sed 's/^  name: tcpkeep-agent$/  name: tcpkeep-agent-next/' "$work/agent.yaml" >"$work/agent-next.yaml"
+play_agent "$work/agent-next.yaml"
+[ "$(attachments)" = "$before" ] || { bpftool cgroup show "$policy_root" >&2; fail "the next agent attached again ($before programs before, $(attachments) after)"; }
+# The first scan's matches are not logged one by one: the map is written before "policy applied".
+got=$(connect work-late)
+[ "$got" = "$datacenter" ] || fail "the next agent: the pod made meanwhile expected the datacenter values, got '$got'"
+echo "kubernetes_check: the next agent adopted the $before pinned programs (no second attachment) and gave the pod made meanwhile its rule"
 
 # Tear down: the workloads, then the uninstall in the agent's container, then the agent.
 # podman 4.3 complains, harmlessly, that no systemd timer runs the probes' healthchecks.
@@ -216,9 +239,9 @@ down work-plain
 down work-late
 podman exec "$agent_container" /usr/bin/tcpkeep agent --uninstall >"$work/uninstall.out" 2>&1 ||
 	{ cat "$work/uninstall.out" >&2; fail "tcpkeep agent --uninstall in the agent's container failed"; }
-down agent-surge
+down agent-next
 for cgroup in "$policy_root" "$mount"; do
 	! bpftool cgroup show "$cgroup" | grep -q tcpkeep || { bpftool cgroup show "$cgroup" >&2; fail "a tcpkeep program is still attached to $cgroup"; }
 done
-[ ! -e "$pins" ] || { ls -la "$pins" >&2; fail "the uninstall left $pins"; }
+[ ! -e "$pins" ] || { ls -la "$pins" >&2; cat "$work/uninstall.out" >&2; fail "the uninstall left $pins"; }
 echo "kubernetes_check: after the uninstall no tcpkeep program is attached ($policy_root, $mount) and no pin is left"
