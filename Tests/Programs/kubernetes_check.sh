@@ -33,6 +33,7 @@ fail() { echo "kubernetes_check: FAIL: $*" >&2; exit 1; }
 
 work=$(mktemp -d)
 server=
+installed=   # 1 from the agent's start until its uninstall: the pins are this run's
 # The DaemonSet makes the runtimes' folders a node lacks (containerd's, here): this run removes
 # what it made.
 made_containerd=
@@ -44,7 +45,7 @@ cleanup() {
 		[ -e "$pod" ] && podman kube down "$pod" >/dev/null 2>&1 || true
 	done
 	# The agent's pins, if this run left them: removed by the image's own uninstall.
-	if [ -e "$pins" ] && [ -n "${image:-}" ]; then
+	if [ -n "$installed" ] && [ -e "$pins" ]; then
 		podman run --rm --network none --cap-add BPF,PERFMON,NET_ADMIN,SYS_ADMIN -v /sys/fs/bpf:/sys/fs/bpf \
 			-v /sys/fs/cgroup:/sys/fs/cgroup:ro "$image" agent --uninstall >/dev/null 2>&1 || true
 	fi
@@ -118,6 +119,7 @@ play_agent() { # play_agent FILE: the agent's pod played; sets listen
 	[ -n "$listen" ] || { agent_log >&2; fail "the agent's pod ($agent_container) did not apply its policy"; }
 	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$listen/healthz")" = 200 ] || fail "$agent_container's /healthz does not answer 200"
 }
+installed=1
 play_agent "$work/agent.yaml"
 echo "kubernetes_check: the DaemonSet's pod runs the agent from $image (metrics on $listen)"
 
@@ -239,6 +241,7 @@ down work-plain
 down work-late
 podman exec "$agent_container" /usr/bin/tcpkeep agent --uninstall >"$work/uninstall.out" 2>&1 ||
 	{ cat "$work/uninstall.out" >&2; fail "tcpkeep agent --uninstall in the agent's container failed"; }
+installed=
 down agent-next
 for cgroup in "$policy_root" "$mount"; do
 	! bpftool cgroup show "$cgroup" | grep -q tcpkeep || { bpftool cgroup show "$cgroup" >&2; fail "a tcpkeep program is still attached to $cgroup"; }
