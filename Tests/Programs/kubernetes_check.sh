@@ -231,7 +231,7 @@ play_agent "$work/agent-next.yaml"
 # The first scan's matches are not logged one by one: the map is written before "policy applied".
 got=$(connect work-late)
 [ "$got" = "$datacenter" ] || fail "the next agent: the pod made meanwhile expected the datacenter values, got '$got'"
-echo "kubernetes_check: the next agent adopted the $before pinned programs (no second attachment) and gave the pod made meanwhile its rule"
+echo "kubernetes_check: the next agent adopted the pins ($before program(s) attached, as before: no second attachment) and gave the pod made meanwhile its rule"
 
 # Tear down: the workloads, then the uninstall in the agent's container, then the agent.
 # podman 4.3 complains, harmlessly, that no systemd timer runs the probes' healthchecks.
