@@ -15,7 +15,7 @@ public protocol MetricsSource: Sendable {
 /// bounds one way a client could hold resources.
 public struct MetricsServerLimits: Sendable {
     /// Connections served at once; one more is closed as soon as it is accepted.
-    public var connections = 64
+    public var connections = 256
     /// Bytes a request may take before its response (request line and headers included).
     public var requestBytes = 16 * 1024
     /// Seconds a connection may stay silent (between requests, or within one).

@@ -125,8 +125,44 @@ final class AgentProcess {
 /// One HTTP/1.1 request to 127.0.0.1:PORT on a connection of its own: the status (-1 when the
 /// connection ended without a response) and the body.
 func httpRequest(port: Int, _ path: String, method: String = "GET") throws -> (status: Int, body: String) {
+    try httpRequests(port: port, count: 1, path, method: method)[0]
+}
+
+/// `count` requests at once: every connection opened and every request sent before the first
+/// response is read, so the server holds them all together.
+func httpRequests(port: Int, count: Int, _ path: String, method: String = "GET") throws -> [(status: Int, body: String)] {
+    let request = Array("\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
+    let descriptors: [Int32] = (0..<count).map { _ in
+        let fd = connectLoopback(port: port)
+        guard fd >= 0 else { return -1 }
+        var sent = 0
+        while sent < request.count {
+            let written = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written <= 0 { break }
+            sent += written
+        }
+        return fd
+    }
+    defer { descriptors.filter { $0 >= 0 }.forEach { close($0) } }
+    return descriptors.map { fd in
+        guard fd >= 0 else { return (-1, "") }
+        var response = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let read = Glibc.read(fd, &buffer, buffer.count)
+            if read <= 0 { break }
+            response += buffer[..<read]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard text.hasPrefix("HTTP/1.1 "), let status = Int(text.dropFirst(9).prefix(3)) else { return (-1, "") }
+        let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        return (status, body)
+    }
+}
+
+/// A TCP connection to 127.0.0.1:PORT, reads timing out after 20 s; -1 when it fails.
+func connectLoopback(port: Int) -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var timeout = timeval(tv_sec: 20, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     var address = sockaddr_in()
@@ -136,23 +172,9 @@ func httpRequest(port: Int, _ path: String, method: String = "GET") throws -> (s
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard connected == 0 else { return (-1, "") }
-    let request = Array("\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
-    var sent = 0
-    while sent < request.count {
-        let count = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        if count <= 0 { break }
-        sent += count
+    guard connected == 0 else {
+        close(fd)
+        return -1
     }
-    var response = [UInt8]()
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let count = read(fd, &buffer, buffer.count)
-        if count <= 0 { break }
-        response += buffer[..<count]
-    }
-    let text = String(decoding: response, as: UTF8.self)
-    guard text.hasPrefix("HTTP/1.1 "), let status = Int(text.dropFirst(9).prefix(3)) else { return (-1, "") }
-    let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-    return (status, body)
+    return fd
 }
