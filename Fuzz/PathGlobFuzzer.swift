@@ -1,4 +1,5 @@
-// libFuzzer entry point for the agent's globs: the first line is a glob, the rest a cgroup path.
+// libFuzzer entry point for the agent's globs: the first line is a glob, the rest a cgroup path
+// (also read as a kubelet's pod cgroup).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPathGlob(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
@@ -10,6 +11,7 @@ public func fuzzPathGlob(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     _ = try? ListenAddress(parsing: String(parts[0]))
     _ = containerID(ofCgroupPath: path)
+    _ = KubernetesPod(annotations: [:], cgroupPath: path.split(separator: "/"))
     _ = loggable(text)
     return 0
 }
