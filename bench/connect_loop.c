@@ -21,9 +21,17 @@
  *       written inline:CGROUP runs in CGROUP and makes, on each client socket
  *       and once on the listener, the five setsockopt() calls a socket() shim
  *       makes (SO_KEEPALIVE, idle 30, interval 5, count 3, user timeout
- *       10000): the shim's cost without its library.  One line per cgroup: median wall and CPU microseconds per connection, the ratio of
- *       each median to the first cgroup's, and the first connection's
- *       keepalive options.
+ *       10000): the shim's cost without its library.  One line per cgroup:
+ *       median over rounds of wall and CPU microseconds per connection, the
+ *       median over rounds of the paired ratio (this cgroup's time in a round
+ *       over the first cgroup's time in the same round; wall, then CPU), and
+ *       the first connection's keepalive options.  A ratio taken within a
+ *       round cancels the load drift the round's batches share, so the
+ *       median of these ratios moves less from run to run than a ratio of
+ *       two medians.  Only getrusage's split between user and system time is
+ *       sampled at ticks; their sum is the scheduler's runtime, so even a
+ *       batch of a few milliseconds gets a fine CPU figure, and the CPU ratio
+ *       (which leaves out preemption) was the steadier one on a noisy VM.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -39,7 +47,7 @@
 #include <unistd.h>
 
 #define MAX_CGROUPS 8
-#define MAX_ROUNDS 1000
+#define MAX_ROUNDS 20000
 
 struct setup {
 	int inline_options; /* make the shim's setsockopt() calls in line */
@@ -184,18 +192,25 @@ static int alternate(long n, int rounds, int count, char **cgroups)
 			cpus[k][round] = cpu * 1e6 / (double)n;
 		}
 	}
-	double base_wall = 0, base_cpu = 0;
+	/* The paired ratios first: median() sorts what it is given, and the rounds must stay paired. */
+	static double ratios[MAX_ROUNDS];
+	double wall_ratios[MAX_CGROUPS], cpu_ratios[MAX_CGROUPS];
 	for (int k = 0; k < count; k++) {
-		double w = median(walls[k], rounds), c = median(cpus[k], rounds);
-		if (k == 0) {
-			base_wall = w;
-			base_cpu = c;
-		}
+		for (int round = 0; round < rounds; round++)
+			ratios[round] = walls[k][round] / walls[0][round];
+		wall_ratios[k] = median(ratios, rounds);
+		int paired = 0; /* no division by a zero CPU time */
+		for (int round = 0; round < rounds; round++)
+			if (cpus[0][round] > 0)
+				ratios[paired++] = cpus[k][round] / cpus[0][round];
+		cpu_ratios[k] = paired ? median(ratios, paired) : 0;
+	}
+	for (int k = 0; k < count; k++)
 		printf("%.3f %.3f us/connection wall, cpu; %.3fx %.3fx; client keepalive=%d idle=%d accepted "
 		       "keepalive=%d idle=%d\n",
-		       w, c, w / base_wall, c / base_cpu, setups[k].client_keepalive, setups[k].client_idle,
-		       setups[k].accepted_keepalive, setups[k].accepted_idle);
-	}
+		       median(walls[k], rounds), median(cpus[k], rounds), wall_ratios[k], cpu_ratios[k],
+		       setups[k].client_keepalive, setups[k].client_idle, setups[k].accepted_keepalive,
+		       setups[k].accepted_idle);
 	return 0;
 }
 
