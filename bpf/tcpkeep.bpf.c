@@ -5,11 +5,11 @@
  *
  * Built by bpf/build, which holds the compiler's flags.
  *
- * Two programs, both reading the one entry of `tcpkeep_values` (its layout is
+ * Three programs, reading the one entry of `tcpkeep_values` (its layout is
  * in tcpkeep_map.h), which the loader rewrites to reconfigure a live
- * attachment, through one function, settings(), and both counting what they
- * did in `tcpkeep_counts`, a per-CPU array (no lock: each CPU adds to its own
- * copy; the loader sums them):
+ * attachment, through one function, settings(), and counting what they did in
+ * `tcpkeep_counts`, a per-CPU array (no lock: each CPU adds to its own copy;
+ * the loader sums them):
  *
  * In the agent's mode (TCPKEEP_MAP_BY_CGROUP in that entry; doc/agent.md) one
  *   attachment at the top of the tree serves many policies: settings() takes
@@ -17,9 +17,9 @@
  *   own, else its nearest ancestor's), so it is asked only where the current
  *   task owns the socket: at connect, at listen, and in cgroup/setsockopt.
  *   The callbacks that run in softirq context (a connection established or
- *   accepted, a state change) go by the counters slot remembered on the
- *   socket at connect or listen, which accepted sockets inherit; a connection
- *   accepted by a listener older than the attachment gets nothing.
+ *   accepted, an error) go by the counters slot remembered on the socket at
+ *   connect or listen, which accepted sockets inherit; a connection accepted
+ *   by a listener older than the attachment gets nothing.
  *
  * tcpkeep_sockops (sock_ops, BPF_CGROUP_SOCK_OPS) turns SO_KEEPALIVE on and
  *   sets each configured value, the values first: SO_KEEPALIVE then arms the
@@ -33,11 +33,10 @@
  *     SO_KEEPALIVE, the values and the listener's sock_ops callback flags, so
  *     an accepted connection costs no bpf_setsockopt() at all;
  *   - when a connection is accepted (BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, on
- *     the new socket): one that carries BPF_SOCK_OPS_STATE_CB_FLAG came from
- *     a listener this program configured (or one on which another sock_ops
- *     program asked for the state callback) and is only counted; any other (a
- *     listener older than the attachment, or one whose keepalive the program
- *     had turned on itself) is handled as at connect.
+ *     the new socket): one that carries tcpkeep's mark came from a listener
+ *     this program configured and is only counted; any other (a listener
+ *     older than the attachment, or one whose keepalive the program had
+ *     turned on itself) is handled as at connect.
  *   A program's own setsockopt() after connect(), listen() or accept() wins
  *   (without enforce), since nothing runs after these points: on a listener,
  *   it holds for every connection accepted after it.
@@ -46,24 +45,37 @@
  *   as the program made it, and counted `kept`: tcpkeep is for programs that
  *   never ask for keepalive, and overwriting a program's own choice could
  *   loosen it.  With enforce, every socket gets keepalive, and a value the
- *   socket already has is kept only when it is stricter.
- *   Every connection it configured or kept gets BPF_SOCK_OPS_STATE_CB_FLAG:
- *   an outgoing one once established (BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB,
- *   which comes after the kernel's move to ESTABLISHED, so that move costs no
- *   callback), an accepted one from its listener or when accepted.  The
- *   program then runs again at each of its state changes
- *   (BPF_SOCK_OPS_STATE_CB; for a loopback connection with both ends in the
- *   cgroup three: the accepted end's move to ESTABLISHED, each end's to
- *   CLOSE): a move from ESTABLISHED to CLOSE with the socket's sk_err at
- *   ETIMEDOUT is a dead peer found by
- *   keepalive, the user timeout or the retransmission limit (tcp_write_err()
- *   sets sk_err, then tcp_done() moves the socket to CLOSE), and is counted
- *   `timed_out`.  sk_err is not in struct bpf_sock_ops nor readable with
- *   bpf_getsockopt(): it is read from the socket's struct tcp_sock, reached
- *   with bpf_skc_to_tcp_sock() (which the verifier allows in sock_ops on
- *   Linux 6.18, measured), its offset relocated by libbpf (CO-RE).  A soft
- *   error seen before the timeout (EHOSTUNREACH from an ICMP message) takes
- *   ETIMEDOUT's place in sk_err, and such a connection is not counted.
+ *   socket already has is kept only when it is stricter.  Whether keepalive
+ *   is on is read from the socket's flags (CO-RE, below), which costs no
+ *   bpf_getsockopt() and works on every kernel the program loads on.
+ *   Every connection it configured or kept carries tcpkeep's mark from the
+ *   moment it is established: BPF_SOCK_OPS_RTO_CB_FLAG, set at
+ *   BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB for an outgoing one, on the listener
+ *   (which its connections inherit) or when accepted for an incoming one.
+ *   That flag only asks for a callback at a retransmission timeout, where the
+ *   program returns at once, so the mark costs nothing while a connection is
+ *   healthy; the state callback (BPF_SOCK_OPS_STATE_CB_FLAG) would run the
+ *   program at each of a connection's state changes, three to six times a
+ *   connection, and cost more than all the settings together (measured:
+ *   bench/kernel-mode, doc/benchmarks.md).
+ *
+ * tcpkeep_timeouts (tp_btf/inet_sk_error_report) counts `timed_out`: the
+ *   tracepoint fires when a socket reports an error to its owner, which a
+ *   healthy connection never does.  A connection ended by keepalive, the user
+ *   timeout or the retransmission limit goes through tcp_write_err(): sk_err
+ *   becomes ETIMEDOUT (or a soft error seen before, such as EHOSTUNREACH from
+ *   an ICMP message; such a connection is not counted), the socket moves to
+ *   CLOSE, and the error is reported.  Counted: a TCP socket with that error
+ *   and tcpkeep's mark (so it was established, and configured or kept by
+ *   tcpkeep; a connect() that timed out is not), in a cgroup where this
+ *   attachment's sock_ops program runs: the program's id, which the loader
+ *   writes into `tcpkeep_self`, is among the cgroup's effective sock_ops
+ *   programs (its own and those its ancestors pass on).  An orphan (a socket
+ *   its program already closed) reports nothing and is not counted; nobody
+ *   waits on it.  The tracepoint is global but fires only on errors, and the
+ *   loader leaves the program out on a kernel without it or without the
+ *   kernel types it reads (before Linux 5.15): kernel mode then works, and
+ *   `kernel status` says that timeouts are not counted.
  *
  * tcpkeep_setopt (cgroup/setsockopt, BPF_CGROUP_SETSOCKOPT), attached only
  *   while enforcing: a process's setsockopt() on a TCP socket that would
@@ -116,6 +128,11 @@
  * loader did not say (the page size of x86_64 and most arm64 kernels). */
 #define DEFAULT_PAGE_SIZE 4096
 
+/* How many sock_ops programs of a cgroup the timeouts program looks through
+ * for its own (a cgroup's, and those its ancestors attached with
+ * BPF_F_ALLOW_MULTI). */
+#define TCPKEEP_MAX_EFFECTIVE 16
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
@@ -131,6 +148,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tcpkeep_map_counters);
 } tcpkeep_counts SEC(".maps");
+
+/* The id of this attachment's sock_ops program, written by the loader once
+ * the programs are loaded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} tcpkeep_self SEC(".maps");
 
 /* The agent's settings by cgroup id (TCPKEEP_MAP_BY_CGROUP). */
 struct {
@@ -152,10 +178,53 @@ struct {
 	__type(value, __u32);
 } tcpkeep_slots SEC(".maps");
 
-/* The fields of the kernel's socket that reach sk_err, declared for CO-RE:
+/* The kernel's types, as far as the programs read them, declared for CO-RE:
  * libbpf relocates each access to the running kernel's layout. */
+enum sock_flags {
+	SOCK_KEEPOPEN = 3,
+};
+
+enum cgroup_bpf_attach_type {
+	CGROUP_SOCK_OPS = 3,
+};
+
+struct bpf_prog_aux {
+	__u32 id;
+} __attribute__((preserve_access_index));
+
+struct bpf_prog {
+	struct bpf_prog_aux *aux;
+} __attribute__((preserve_access_index));
+
+struct bpf_prog_array_item {
+	struct bpf_prog *prog;
+} __attribute__((preserve_access_index));
+
+struct bpf_prog_array {
+	struct bpf_prog_array_item items[0];
+} __attribute__((preserve_access_index));
+
+struct cgroup_bpf {
+	struct bpf_prog_array *effective[0];
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct cgroup_bpf bpf;
+} __attribute__((preserve_access_index));
+
+struct sock_cgroup_data {
+	struct cgroup *cgroup;
+} __attribute__((preserve_access_index));
+
+struct sock_common {
+	unsigned long skc_flags;
+} __attribute__((preserve_access_index));
+
 struct sock {
+	struct sock_common __sk_common;
 	int sk_err;
+	__u16 sk_protocol;
+	struct sock_cgroup_data sk_cgrp_data;
 } __attribute__((preserve_access_index));
 
 struct inet_sock {
@@ -168,7 +237,12 @@ struct inet_connection_sock {
 
 struct tcp_sock {
 	struct inet_connection_sock inet_conn;
+	__u8 bpf_sock_ops_cb_flags;
 } __attribute__((preserve_access_index));
+
+/* tcpkeep's mark on a connection it configured or kept, once established (see
+ * the top of this file). */
+#define TCPKEEP_MARK BPF_SOCK_OPS_RTO_CB_FLAG
 
 /* Adds one to a counter of a slot in this CPU's copy.  Atomic, since a softirq (an
  * accepted connection, a timer) may interrupt the program on the same CPU. */
@@ -278,14 +352,25 @@ static __always_inline void set_value(struct bpf_sock_ops *skops, int optname, i
 	bpf_setsockopt(skops, SOL_TCP, optname, &want, sizeof want);
 }
 
+/* Whether the socket's SO_KEEPALIVE is on: its SOCK_KEEPOPEN flag, read where
+ * the kernel keeps it rather than through bpf_getsockopt() (the cheaper call,
+ * and bpf_getsockopt() reads SO_KEEPALIVE only since Linux 6.1). */
+static __always_inline int keepalive_on(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct tcp_sock *tcp = sk != 0 ? bpf_skc_to_tcp_sock(sk) : 0;
+	if (tcp == 0)
+		return 0;
+	unsigned long flags = tcp->inet_conn.icsk_inet.sk.__sk_common.skc_flags;
+	return (flags >> BPF_CORE_ENUM_VALUE(enum sock_flags, SOCK_KEEPOPEN)) & 1;
+}
+
 /* Gives the socket keepalive and the values; 0 when it leaves it as it is
  * (its keepalive already on, no enforce). */
 static __always_inline int configure(struct bpf_sock_ops *skops, const struct tcpkeep_map_value *values)
 {
-	/* bpf_getsockopt() reads SO_KEEPALIVE since Linux 6.1; on an older
-	 * kernel the socket is treated as one without keepalive. */
-	int on = 0;
-	if (bpf_getsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) == 0 && on && !values->enforce)
+	int on = keepalive_on(skops);
+	if (on && !values->enforce)
 		return 0;
 	int strict = values->enforce != 0;
 	if (values->configured & TCPKEEP_MAP_IDLE)
@@ -303,74 +388,52 @@ static __always_inline int configure(struct bpf_sock_ops *skops, const struct tc
 	return 1;
 }
 
-/* From here on the program runs at each state change of the socket. */
-static __always_inline void watch_state(struct bpf_sock_ops *skops)
+/* Marks a connection (or a listener, for the connections it accepts). */
+static __always_inline void mark(struct bpf_sock_ops *skops)
 {
-	bpf_sock_ops_cb_flags_set(skops, (int)(skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG));
-}
-
-/* A connection closing: counted when it ends, while established, on the
- * keepalive or retransmission timeout. */
-static __always_inline void count_timeout(struct bpf_sock_ops *skops)
-{
-	if (skops->args[0] != BPF_TCP_ESTABLISHED || skops->args[1] != BPF_TCP_CLOSE)
-		return;
-	struct bpf_sock *sk = skops->sk;
-	if (sk == 0)
-		return;
-	struct tcp_sock *tcp = bpf_skc_to_tcp_sock(sk);
-	if (tcp != 0 && tcp->inet_conn.icsk_inet.sk.sk_err == ETIMEDOUT)
-		COUNT(socket_slot(skops), timed_out);
+	bpf_sock_ops_cb_flags_set(skops, (int)(skops->bpf_sock_ops_cb_flags | TCPKEEP_MARK));
 }
 
 SEC("sockops")
 int tcpkeep_sockops(struct bpf_sock_ops *skops)
 {
 	__u32 op = skops->op;
-	if (op == BPF_SOCK_OPS_STATE_CB) {
-		count_timeout(skops);
-		return 1;
-	}
 	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
 	    op != BPF_SOCK_OPS_TCP_LISTEN_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
 	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return 1;
 	/* Accepted by a listener configured below: it inherited everything. */
-	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && (skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_STATE_CB_FLAG)) {
+	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB && (skops->bpf_sock_ops_cb_flags & TCPKEEP_MARK)) {
 		COUNT(socket_slot(skops), configured_passive);
 		return 1;
 	}
 	const struct tcpkeep_map_value *attachment = configuration();
 	if (attachment == 0)
 		return 1;
-	/* The agent's mode, in softirq context: the current task is not the
-	 * socket's owner, so its cgroup says nothing.  An outgoing connection
-	 * the program configured at connect has its slot; an accepted one whose
-	 * listener is older than the attachment gets nothing (doc/agent.md). */
-	if (by_cgroup(attachment) &&
-	    (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB || op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)) {
-		if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && socket_slot(skops) != 0)
-			watch_state(skops);
+	/* A connection this program saw connect (configured or kept), now
+	 * established; in the agent's mode, one its settings reached, which has
+	 * its slot. */
+	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		if (!by_cgroup(attachment) || socket_slot(skops) != 0)
+			mark(skops);
 		return 1;
 	}
+	/* The agent's mode, in softirq context: the current task is not the
+	 * socket's owner, so its cgroup says nothing; an accepted connection whose
+	 * listener is older than the attachment gets nothing (doc/agent.md). */
+	if (by_cgroup(attachment) && op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
 	struct tcpkeep_map_value values;
 	__u32 slot;
 	if (!settings(&values, &slot))
 		return 1;
-	/* A connection this program saw connect, now established: watched from
-	 * here rather than from connect, which spares the state callback of the
-	 * move to ESTABLISHED (the kernel makes it before this callback). */
-	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
-		watch_state(skops);
-		return 1;
-	}
 	int configured = configure(skops, &values);
 	if (op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
 		/* A listener is no connection: its children are counted as they come. */
 		if (configured) {
 			remember_slot(skops, slot);
-			watch_state(skops);
+			mark(skops);
 		}
 		return 1;
 	}
@@ -383,8 +446,56 @@ int tcpkeep_sockops(struct bpf_sock_ops *skops)
 	else
 		COUNT(slot, configured_passive);
 	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
-		watch_state(skops);
+		mark(skops);
 	return 1;
+}
+
+/* Whether the sock_ops program `program_id` runs for the socket's cgroup: it
+ * is among the cgroup's effective sock_ops programs, a list that ends with a
+ * null program.  The kernel's pointers are followed with probe reads. */
+static __always_inline int runs_for(struct sock *sk, __u32 program_id)
+{
+	struct cgroup *cgroup = 0;
+	struct bpf_prog_array *programs = 0;
+	if (BPF_CORE_READ_INTO(cgroup, sk->sk_cgrp_data.cgroup) != 0 || cgroup == 0)
+		return 0;
+	__u64 index = BPF_CORE_ENUM_VALUE(enum cgroup_bpf_attach_type, CGROUP_SOCK_OPS);
+	const char *effective = (const char *)__builtin_preserve_access_index(&cgroup->bpf.effective[0]);
+	if (bpf_probe_read_kernel(&programs, sizeof programs, effective + index * sizeof programs) != 0 ||
+	    programs == 0)
+		return 0;
+	const char *item = (const char *)__builtin_preserve_access_index(&programs->items[0].prog);
+	__u64 item_size = BPF_CORE_TYPE_SIZE(struct bpf_prog_array_item);
+	for (int i = 0; i < TCPKEEP_MAX_EFFECTIVE; i++, item += item_size) {
+		struct bpf_prog *program = 0;
+		__u32 id = 0;
+		if (bpf_probe_read_kernel(&program, sizeof program, item) != 0 || program == 0)
+			return 0;
+		struct bpf_prog_aux *aux = 0;
+		if (BPF_CORE_READ_INTO(aux, program->aux) == 0 && aux != 0 && BPF_CORE_READ_INTO(id, aux->id) == 0 &&
+		    id == program_id)
+			return 1;
+	}
+	return 0;
+}
+
+SEC("tp_btf/inet_sk_error_report")
+int tcpkeep_timeouts(__u64 *context)
+{
+	struct sock *sk = (struct sock *)context[0];
+	if (sk == 0 || sk->sk_protocol != IPPROTO_TCP || sk->sk_err != ETIMEDOUT)
+		return 0;
+	struct tcp_sock *tcp = bpf_skc_to_tcp_sock(sk);
+	if (tcp == 0 || !(tcp->bpf_sock_ops_cb_flags & TCPKEEP_MARK))
+		return 0;
+	const struct tcpkeep_map_value *attachment = configuration();
+	__u32 key = 0;
+	const __u32 *sockops_program = bpf_map_lookup_elem(&tcpkeep_self, &key);
+	if (attachment == 0 || sockops_program == 0 || !runs_for(sk, *sockops_program))
+		return 0;
+	__u32 *slot = bpf_sk_storage_get(&tcpkeep_slots, sk, 0, 0);
+	COUNT(slot != 0 ? *slot : 0, timed_out);
+	return 0;
 }
 
 /* TCP, or MPTCP (which passes the keepalive options on to its subflows). */

@@ -45,5 +45,15 @@ static long (*const bpf_sock_ops_cb_flags_set)(struct bpf_sock_ops *context, int
 static struct tcp_sock *(*const bpf_skc_to_tcp_sock)(void *sk) = (void *)BPF_FUNC_skc_to_tcp_sock;
 static __u64 (*const bpf_get_current_ancestor_cgroup_id)(int level) = (void *)BPF_FUNC_get_current_ancestor_cgroup_id;
 static void *(*const bpf_sk_storage_get)(void *map, void *sk, void *value, __u64 flags) = (void *)BPF_FUNC_sk_storage_get;
+static long (*const bpf_probe_read_kernel)(void *destination, __u32 size, const void *source) =
+	(void *)BPF_FUNC_probe_read_kernel;
+
+/* CO-RE, as libbpf's bpf_core_read.h spells it: the running kernel's value of
+ * an enumerator, the size of a type, and a read of a kernel field through a
+ * pointer the verifier does not let a program follow directly. */
+#define BPF_CORE_ENUM_VALUE(type, enumerator) __builtin_preserve_enum_value(*(type *)enumerator, 1)
+#define BPF_CORE_TYPE_SIZE(type) __builtin_preserve_type_info(*(type *)0, 1)
+#define BPF_CORE_READ_INTO(destination, field)                                                              \
+	bpf_probe_read_kernel(&(destination), sizeof(destination), __builtin_preserve_access_index(&(field)))
 
 #endif

@@ -71,9 +71,9 @@ struct tcpkeep_map_counters {
 	__u64 kept;               /* connections left as the program made them: keepalive
 				     already on, no enforce */
 	__u64 enforced;           /* setsockopt() calls rewritten by enforce */
-	__u64 timed_out;          /* connections that went from ESTABLISHED to CLOSE with
-				     sk_err ETIMEDOUT: a dead peer found by keepalive, the
-				     user timeout or retransmissions */
+	__u64 timed_out;          /* established connections tcpkeep configured or kept
+				     that ended with ETIMEDOUT: a dead peer found by
+				     keepalive, the user timeout or retransmissions */
 };
 
 #endif

@@ -43,6 +43,8 @@ struct bpf_link;
 	  (const struct bpf_object *object, const char *name))                                              \
 	F(int, bpf_map__fd, (const struct bpf_map *map))                                                    \
 	F(int, bpf_program__fd, (const struct bpf_program *program))                                        \
+	F(int, bpf_program__set_autoload, (struct bpf_program * program, _Bool autoload))                  \
+	F(int, bpf_raw_tracepoint_open, (const char *name, int program_fd))                                 \
 	F(struct bpf_link *, bpf_program__attach_iter, (const struct bpf_program *program, const void *options)) \
 	F(int, bpf_link__fd, (const struct bpf_link *link))                                                 \
 	F(int, bpf_link__destroy, (struct bpf_link * link))                                                 \

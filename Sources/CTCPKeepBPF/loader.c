@@ -37,12 +37,15 @@
 #define PIN_CGROUPS "cgroups"
 #define PIN_SOCKOPS "sock_ops"
 #define PIN_SETSOCKOPT "setsockopt"
+#define PIN_TIMEOUTS "timeouts" /* the link of the timeouts program to its tracepoint */
 /* Program names as the kernel keeps them (at most 15 characters). */
 #define SOCKOPS_NAME "tcpkeep_sockops"
 #define SETSOCKOPT_NAME "tcpkeep_setopt"
+#define TIMEOUTS_NAME "tcpkeep_timeouts"
 #define MAP_NAME "tcpkeep_values"
 #define COUNTERS_NAME "tcpkeep_counts"
 #define CGROUPS_NAME "tcpkeep_cgroups"
+#define SELF_NAME "tcpkeep_self"
 
 _Static_assert(sizeof(struct tcpkeep_bpf_counters) == sizeof(struct tcpkeep_map_counters),
 	       "the public counters are the map's");
@@ -518,22 +521,47 @@ int tcpkeep_bpf_default_pin_directory(const char *cgroup_path, char *buffer, siz
 	return 0;
 }
 
-/* Loads the object; NULL (errno set, message written) on failure. */
-static struct bpf_object *load_object(struct tcpkeep_bpf_object embedded, char *error, size_t size)
+static struct bpf_object *open_object(struct tcpkeep_bpf_object embedded, int with_timeouts, char *error,
+				      size_t size)
 {
 	struct bpf_object *object = libbpf.bpf_object__open_mem(embedded.bytes, embedded.size, NULL);
 	if (object == NULL) {
 		fail(error, size, errno, "opening the embedded BPF object");
 		return NULL;
 	}
-	if (libbpf.bpf_object__load(object) != 0) {
+	struct bpf_program *timeouts = libbpf.bpf_object__find_program_by_name(object, TIMEOUTS_NAME);
+	if (!with_timeouts && timeouts != NULL && libbpf.bpf_program__set_autoload(timeouts, 0) != 0) {
+		int saved = errno;
+		libbpf.bpf_object__close(object);
+		fail(error, size, saved, "leaving %s out of the BPF object", TIMEOUTS_NAME);
+		return NULL;
+	}
+	return object;
+}
+
+/* Loads the object; NULL (errno set, message written) on failure.  The
+ * timeouts program needs its tracepoint and kernel types of Linux 5.15 or
+ * later: where the kernel refuses the object with it, the object is loaded
+ * without it, and its program has no fd (kernel mode works; timeouts are not
+ * counted).  TCPKEEP_BPF_WITHOUT_TIMEOUTS=1 leaves it out on any kernel, for
+ * the tests of that case. */
+static struct bpf_object *load_object(struct tcpkeep_bpf_object embedded, char *error, size_t size)
+{
+	const char *without = getenv("TCPKEEP_BPF_WITHOUT_TIMEOUTS");
+	for (int with_timeouts = without == NULL || strcmp(without, "1") != 0; with_timeouts >= 0; with_timeouts--) {
+		struct bpf_object *object = open_object(embedded, with_timeouts, error, size);
+		if (object == NULL)
+			return NULL;
+		if (libbpf.bpf_object__load(object) == 0)
+			return object;
 		int saved = errno;
 		libbpf.bpf_object__close(object);
 		fail(error, size, saved,
 		     "loading tcpkeep's BPF programs (the kernel lacks a feature they need, or refused them)");
-		return NULL;
+		if (saved == EPERM || saved == EACCES)
+			break;
 	}
-	return object;
+	return NULL;
 }
 
 /* Whether bpf() may load a program at all: the simplest one (return 0) of the
@@ -636,7 +664,7 @@ struct undo {
 	int cgroup_fd;
 	int sockops_fd, setsockopt_fd;
 	int attached_sockops, attached_setsockopt;
-	char pins[5][PATH_MAX]; /* values, counters, cgroups, sock_ops, setsockopt */
+	char pins[6][PATH_MAX]; /* values, counters, cgroups, sock_ops, setsockopt, timeouts */
 	int pin_count;
 	char pin_directory[PATH_MAX];
 	char created_top[PATH_MAX]; /* the topmost directory created, or "" */
@@ -702,9 +730,12 @@ static int pin(int fd, const char *directory, const char *name, struct undo *und
 	return 0;
 }
 
-/* Loads the embedded object, writes `value` into its map and pins the map and both programs in
- * `directory`, recording all of it in `undo`.  On success *object_out holds the loaded object
- * (the caller attaches and closes it); on failure everything is undone. */
+/* Loads the embedded object, writes `value` into its map (and the sock_ops program's id into
+ * its own), pins
+ * the maps and both cgroup programs in `directory`, and attaches the timeouts program to its
+ * tracepoint, pinning the link, when the kernel took it; all of it recorded in `undo`.  On
+ * success *object_out holds the loaded object (the caller attaches and closes it); on failure
+ * everything is undone. */
 static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *directory,
 			const struct tcpkeep_map_value *value, struct undo *undo, struct bpf_object **object_out,
 			char *error, size_t size)
@@ -717,17 +748,25 @@ static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *director
 	struct bpf_map *cgroups = libbpf.bpf_object__find_map_by_name(object, CGROUPS_NAME);
 	struct bpf_program *sockops = libbpf.bpf_object__find_program_by_name(object, SOCKOPS_NAME);
 	struct bpf_program *setsockopt = libbpf.bpf_object__find_program_by_name(object, SETSOCKOPT_NAME);
-	if (map == NULL || counters == NULL || cgroups == NULL || sockops == NULL || setsockopt == NULL) {
+	struct bpf_program *timeouts = libbpf.bpf_object__find_program_by_name(object, TIMEOUTS_NAME);
+	struct bpf_map *self = libbpf.bpf_object__find_map_by_name(object, SELF_NAME);
+	if (map == NULL || counters == NULL || cgroups == NULL || sockops == NULL || setsockopt == NULL ||
+	    timeouts == NULL || self == NULL) {
 		libbpf.bpf_object__close(object);
-		return refuse(error, size, ENOENT, "the embedded BPF object lacks %s, %s, %s, %s or %s", MAP_NAME,
-			      COUNTERS_NAME, CGROUPS_NAME, SOCKOPS_NAME, SETSOCKOPT_NAME);
+		return refuse(error, size, ENOENT, "the embedded BPF object lacks %s, %s, %s, %s, %s, %s or %s", MAP_NAME,
+			      COUNTERS_NAME, CGROUPS_NAME, SELF_NAME, SOCKOPS_NAME, SETSOCKOPT_NAME, TIMEOUTS_NAME);
 	}
-	int map_fd = libbpf.bpf_map__fd(map);
+	int map_fd = libbpf.bpf_map__fd(map), timeouts_fd = libbpf.bpf_program__fd(timeouts), link_fd = -1;
 	undo->sockops_fd = libbpf.bpf_program__fd(sockops);
 	undo->setsockopt_fd = libbpf.bpf_program__fd(setsockopt);
+	struct bpf_prog_info info;
+	__u32 key = 0;
 	/* The values go in before anything is attached, so no connection ever
 	 * meets an empty map. */
-	if (write_value(map_fd, value) != 0) {
+	if (program_info(undo->sockops_fd, &info) != 0 ||
+	    libbpf.bpf_map_update_elem(libbpf.bpf_map__fd(self), &key, &info.id, BPF_ANY) != 0) {
+		fail(error, size, errno, "writing the id of %s into %s", SOCKOPS_NAME, SELF_NAME);
+	} else if (write_value(map_fd, value) != 0) {
 		fail(error, size, errno, "writing the values map");
 	} else if (make_directories(directory, undo, error, size) == 0 &&
 		   pin(map_fd, directory, PIN_VALUES, undo, error, size) == 0 &&
@@ -735,11 +774,24 @@ static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *director
 		   pin(libbpf.bpf_map__fd(cgroups), directory, PIN_CGROUPS, undo, error, size) == 0 &&
 		   pin(undo->sockops_fd, directory, PIN_SOCKOPS, undo, error, size) == 0 &&
 		   pin(undo->setsockopt_fd, directory, PIN_SETSOCKOPT, undo, error, size) == 0) {
-		*object_out = object;
-		return 0;
+		if (timeouts_fd < 0) {
+			*object_out = object;
+			return 0;
+		}
+		link_fd = libbpf.bpf_raw_tracepoint_open(NULL, timeouts_fd);
+		if (link_fd < 0) {
+			fail(error, size, errno, "attaching %s to the tracepoint inet_sk_error_report", TIMEOUTS_NAME);
+		} else if (pin(link_fd, directory, PIN_TIMEOUTS, undo, error, size) == 0) {
+			/* The pin holds the link from here on. */
+			close(link_fd);
+			*object_out = object;
+			return 0;
+		}
 	}
 	undo_all(undo);
 	int saved = errno;
+	if (link_fd >= 0)
+		close(link_fd);
 	libbpf.bpf_object__close(object);
 	errno = saved;
 	return -1;
@@ -1070,7 +1122,8 @@ int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char 
 			goto out;
 		}
 	}
-	static const char *const pin_names[] = {PIN_SETSOCKOPT, PIN_SOCKOPS, PIN_CGROUPS, PIN_COUNTERS, PIN_VALUES};
+	static const char *const pin_names[] = {PIN_TIMEOUTS,  PIN_SETSOCKOPT, PIN_SOCKOPS,
+						PIN_CGROUPS, PIN_COUNTERS,   PIN_VALUES};
 	for (size_t i = 0; i < sizeof pin_names / sizeof pin_names[0]; i++) {
 		if (join_path(path, pin_directory, pin_names[i]) == 0 && unlink(path) != 0 && errno != ENOENT) {
 			fail(error, size, errno, "removing pin %s", path);
@@ -1126,6 +1179,9 @@ int tcpkeep_bpf_get_status(const char *pin_directory, struct tcpkeep_bpf_status 
 	status->sockops_program_id = pins.sockops_id;
 	status->setsockopt_program_id = pins.setsockopt_id;
 	status->sockops_attached = status->setsockopt_attached = -1;
+	char timeouts_pin[PATH_MAX];
+	struct stat st;
+	status->timeouts_counted = join_path(timeouts_pin, pin_directory, PIN_TIMEOUTS) == 0 && lstat(timeouts_pin, &st) == 0;
 	if (pins.counters >= 0) {
 		if (read_counters(pins.counters, 0, &status->counters) != 0) {
 			fail(error, size, errno, "reading the counters map in %s", pin_directory);

@@ -194,7 +194,7 @@ func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAt
         sockopsProgramID: status.sockops_program_id, setsockoptProgramID: status.setsockopt_program_id, mapID: status.map_id,
         sockopsAttached: status.cgroup_id == 0 ? nil : attached(status.sockops_attached),
         setsockoptAttached: status.cgroup_id == 0 ? nil : attached(status.setsockopt_attached),
-        counters: status.counters_known == 0 ? nil : KernelCounters(status.counters))
+        counters: status.counters_known == 0 ? nil : KernelCounters(status.counters, timeoutsCounted: status.timeouts_counted == 1))
     attachment.byPolicy = configured(TCPKEEP_BPF_BY_CGROUP)
     return attachment
 }
@@ -210,10 +210,10 @@ public func kernelCountersPrometheus() throws -> String {
 }
 
 extension KernelCounters {
-    init(_ counters: tcpkeep_bpf_counters) {
+    init(_ counters: tcpkeep_bpf_counters, timeoutsCounted: Bool) {
         self.init(
             configuredActive: counters.configured_active, configuredPassive: counters.configured_passive, kept: counters.kept,
-            enforced: counters.enforced, timedOut: counters.timed_out)
+            enforced: counters.enforced, timedOut: timeoutsCounted ? counters.timed_out : nil)
     }
 }
 

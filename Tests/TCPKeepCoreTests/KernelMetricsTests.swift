@@ -7,7 +7,7 @@ struct KernelMetricsTests {
     static let mount = "/sys/fs/cgroup/unified"
     static let containerID = String(repeating: "ab", count: 32)
 
-    func attachment(_ pins: String, cgroup: String?, timedOut: UInt64 = 3) -> KernelAttachment {
+    func attachment(_ pins: String, cgroup: String?, timedOut: UInt64? = 3) -> KernelAttachment {
         KernelAttachment(
             pinDirectory: pins, cgroup: cgroup, settings: KeepaliveSettings(idle: 30), sockopsProgramID: 1, setsockoptProgramID: 2, mapID: 3,
             sockopsAttached: true, setsockoptAttached: false,
@@ -52,6 +52,22 @@ struct KernelMetricsTests {
             #expect(lines.filter { $0.hasPrefix("tcpkeep_kernel_\(family)_total{") }.count == (family == "connections_configured" ? 6 : 3))
         }
         #expect(formatKernelCountersPrometheus([], cgroupMount: Self.mount).isEmpty)
+    }
+
+    @Test("where the kernel cannot count timeouts: no timed_out series, null in kernel status's JSON, - in its table")
+    func timeoutsNotCounted() throws {
+        let uncounted = attachment("\(kernelPinRoot)/15", cgroup: "\(Self.mount)/system.slice/old.service", timedOut: nil)
+        let counted = attachment("\(kernelPinRoot)/16", cgroup: "\(Self.mount)/system.slice/new.service", timedOut: 0)
+        let lines = formatKernelCountersPrometheus([uncounted, counted], cgroupMount: Self.mount).split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("tcpkeep_kernel_connections_timed_out_total{") }
+            == ["tcpkeep_kernel_connections_timed_out_total{cgroup=\"/system.slice/new.service\",unit=\"new.service\",container=\"\",pod=\"\"} 0"])
+        #expect(lines.filter { $0.hasPrefix("tcpkeep_kernel_connections_kept_total{") }.count == 2)
+        let json = KernelStatusFormat.json.render([uncounted, counted])
+        #expect(json.contains("\"enforced\": 0, \"timed_out\": null}"), "\(json)")
+        #expect(json.contains("\"enforced\": 0, \"timed_out\": 0}"), "\(json)")
+        let rows = KernelStatusFormat.table.render([uncounted]).split(separator: "\n")
+        // The last columns: KEPT, ENFORCED, TIMED_OUT, PINS.
+        #expect(rows.count == 2 && rows[1].split(separator: " ").suffix(4) == ["1", "0", "-", "\(kernelPinRoot)/15"], "\(rows)")
     }
 
     @Test("a cgroup path with a quote, a backslash and a line feed stays inside its label")

@@ -337,6 +337,18 @@ static int programs_named(const char *name)
 	return count;
 }
 
+/* programs_named(name) once it is `expected`, or after a second: a program
+ * goes when its last reference does, after an RCU grace period. */
+static int programs_named_settled(const char *name, int expected)
+{
+	int count = programs_named(name);
+	for (int attempt = 0; attempt < 20 && count != expected; attempt++) {
+		usleep(50000);
+		count = programs_named(name);
+	}
+	return count;
+}
+
 /* A sock_ops program that does nothing, standing in for another tool's. */
 static int load_other_program(void)
 {
@@ -664,6 +676,11 @@ static void counting(void)
 	check(rc == 0 && status.counters_known == 1 && c->configured_active == 1 && c->configured_passive == 2 &&
 		      c->kept == 1 && c->enforced == 0 && c->timed_out == 0,
 	      "counters: 1 connection configured at connect, 2 accepted, 1 kept (its own keepalive), no timeout");
+	/* The kernel keeps 15 characters of a program's name. */
+	int timeouts_loaded = programs_named("tcpkeep_timeout");
+	check(rc == 0 && status.timeouts_counted == 1 && timeouts_loaded >= 1,
+	      "the timeouts program is attached to its tracepoint, its link pinned (timeouts_counted %d, %d loaded)",
+	      (int)status.timeouts_counted, timeouts_loaded);
 
 	values.enforce = 1;
 	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values, 0, error, sizeof error);
@@ -672,6 +689,22 @@ static void counting(void)
 	check(rc == 0 && c->enforced == 7 && c->configured_active == 2,
 	      "counters: the 7 setsockopt() calls enforce rewrote are counted (%llu), the values' change kept the counts",
 	      (unsigned long long)c->enforced);
+	rc = tcpkeep_bpf_detach(cgroups[0], pins[0], error, sizeof error);
+	check(rc == 0, "detached%s%s", rc ? ": " : "", rc ? error : "");
+	int timeouts_after = programs_named_settled("tcpkeep_timeout", timeouts_loaded - 1);
+	check(timeouts_after == timeouts_loaded - 1, "detach unloads the timeouts program (%d loaded before, %d after)",
+	      timeouts_loaded, timeouts_after);
+
+	/* A kernel that refuses the timeouts program (before Linux 5.15). */
+	setenv("TCPKEEP_BPF_WITHOUT_TIMEOUTS", "1", 1);
+	rc = tcpkeep_bpf_attach(kernel_object, cgroups[0], pins[0], &values_a, 0, error, sizeof error);
+	unsetenv("TCPKEEP_BPF_WITHOUT_TIMEOUTS");
+	probe_connect(cgroups[0], NULL, client, sizeof client, NULL, 0);
+	rc |= tcpkeep_bpf_get_status(pins[0], &status, NULL, 0, error, sizeof error);
+	check(rc == 0 && status.timeouts_counted == 0 && contains(client, VALUES_A) &&
+		      programs_named("tcpkeep_timeout") == timeouts_after,
+	      "without the timeouts program, connections are configured and status says timeouts are not counted: %s",
+	      client);
 	rc = tcpkeep_bpf_detach(cgroups[0], pins[0], error, sizeof error);
 	check(rc == 0, "detached%s%s", rc ? ": " : "", rc ? error : "");
 }
@@ -700,11 +733,7 @@ static void coexistence(void)
 	      "attach fails at the attach step when another program holds the cgroup exclusively");
 	check(stat(pins[1], &st) != 0 && (stat(TCPKEEP_BPF_PIN_ROOT, &st) == 0) == had_root,
 	      "the failed attach left no pin directory (and no parent it created)");
-	int loaded_after = programs_named("tcpkeep_sockops");
-	for (int attempt = 0; attempt < 20 && loaded_after != loaded_before; attempt++) {
-		usleep(50000);
-		loaded_after = programs_named("tcpkeep_sockops");
-	}
+	int loaded_after = programs_named_settled("tcpkeep_sockops", loaded_before);
 	check(loaded_after == loaded_before, "the failed attach left no program loaded (%d before, %d after)",
 	      loaded_before, loaded_after);
 	bpf_prog_detach2(other, cgroup_fd, BPF_CGROUP_SOCK_OPS);

@@ -10,6 +10,9 @@
  *                                   other (BPF_F_ALLOW_MULTI) and never pinned: what running
  *                                   any sock_ops program costs, for bench/kernel-mode; it goes
  *                                   with the cgroup
+ *   kernelctl attach-calls CGROUP IDLE INTERVAL COUNT USER_TIMEOUT
+ *                                   the same with only the five bpf_setsockopt() calls, at
+ *                                   connect and at listen: what setting the values costs
  *
  * Pins go to the default pin directory, /sys/fs/bpf/tcpkeep/<cgroup id>;
  * attach mounts bpffs at /sys/fs/bpf when nothing is mounted there.  The BPF
@@ -28,25 +31,60 @@
 #include <unistd.h>
 
 #include <linux/bpf.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <sys/socket.h>
 
-/* Loads "return 1" as a sock_ops program and attaches it to the cgroup. */
-static int attach_empty(const char *cgroup)
+#define INSN(c, d, s, o, i) ((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
+
+/* Loads a sock_ops program made of raw instructions and attaches it to the cgroup: "return 1"
+ * alone, or with `calls`, before it, at connect and at listen only, the five bpf_setsockopt()
+ * calls of tcpkeep's values (IDLE INTERVAL COUNT USER_TIMEOUT, then SO_KEEPALIVE), nothing
+ * else: the least any program that sets them can cost, accepted sockets inheriting them. */
+static int attach_floor(const char *cgroup, int calls, const int32_t settings[4])
 {
-	const struct bpf_insn return_1[] = {
-		{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1},
-		{.code = BPF_JMP | BPF_EXIT},
+	const struct {
+		int level, name;
+		int32_t value;
+	} options[] = {
+		{IPPROTO_TCP, TCP_KEEPIDLE, settings[0]},     {IPPROTO_TCP, TCP_KEEPINTVL, settings[1]},
+		{IPPROTO_TCP, TCP_KEEPCNT, settings[2]},      {IPPROTO_TCP, TCP_USER_TIMEOUT, settings[3]},
+		{SOL_SOCKET, SO_KEEPALIVE, 1},
 	};
-	union bpf_attr load = {.prog_type = BPF_PROG_TYPE_SOCK_OPS, .insns = (__u64)(uintptr_t)return_1, .insn_cnt = 2,
-			       .license = (__u64)(uintptr_t) "GPL"};
-	int program = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
+	struct bpf_insn program[64];
+	int n = 0;
+	if (calls) {
+		program[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
+		program[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, offsetof(struct bpf_sock_ops, op), 0);
+		program[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_2, 0, 1, BPF_SOCK_OPS_TCP_CONNECT_CB);
+		int skip = n++; /* to the end unless listening */
+		for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+			program[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, options[i].value);
+			program[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0);
+			program[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_2, 0, 0, options[i].level);
+			program[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, options[i].name);
+			program[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_4, BPF_REG_10, 0, 0);
+			program[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_4, 0, 0, -4);
+			program[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_5, 0, 0, 4);
+			program[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_setsockopt);
+		}
+		program[skip] = INSN(BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, (short)(n - skip - 1), BPF_SOCK_OPS_TCP_LISTEN_CB);
+	}
+	program[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1);
+	program[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	union bpf_attr load = {.prog_type = BPF_PROG_TYPE_SOCK_OPS, .insns = (__u64)(uintptr_t)program,
+			       .insn_cnt = (__u32)n, .license = (__u64)(uintptr_t) "GPL"};
+	int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof load);
 	int target = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	union bpf_attr attach = {.target_fd = (__u32)target, .attach_bpf_fd = (__u32)program,
+	union bpf_attr attach = {.target_fd = (__u32)target, .attach_bpf_fd = (__u32)fd,
 				 .attach_type = BPF_CGROUP_SOCK_OPS, .attach_flags = BPF_F_ALLOW_MULTI};
-	if (program < 0 || target < 0 || syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach) != 0) {
-		fprintf(stderr, "kernelctl: attaching an empty sock_ops program to %s: %s\n", cgroup, strerror(errno));
+	if (fd < 0 || target < 0 || syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof attach) != 0) {
+		fprintf(stderr, "kernelctl: attaching a%s sock_ops program to %s: %s\n", calls ? " five-call" : "n empty",
+			cgroup, strerror(errno));
 		return 1;
 	}
-	printf("attached an empty sock_ops program to %s\n", cgroup);
+	printf("attached a%s sock_ops program to %s\n", calls ? " five-call" : "n empty", cgroup);
 	return 0;
 }
 
@@ -67,13 +105,24 @@ int main(int argc, char **argv)
 {
 	char error[1024], pin[PATH_MAX], path[PATH_MAX];
 	if (argc < 3) {
-		fprintf(stderr, "usage: kernelctl preflight|attach|attach-empty|status|detach CGROUP [IDLE INTERVAL COUNT "
-				"USER_TIMEOUT [enforce]]\n");
+		fprintf(stderr, "usage: kernelctl preflight|attach|attach-empty|attach-calls|status|detach CGROUP [IDLE "
+				"INTERVAL COUNT USER_TIMEOUT [enforce]]\n");
 		return 2;
 	}
 	const char *command = argv[1], *cgroup = argv[2];
+	int32_t floor_settings[4] = {0};
 	if (strcmp(command, "attach-empty") == 0)
-		return attach_empty(cgroup);
+		return attach_floor(cgroup, 0, floor_settings);
+	if (strcmp(command, "attach-calls") == 0) {
+		for (int i = 0; i < 4; i++) {
+			uint32_t mask = 0;
+			if (argc < 7 || strcmp(argv[3 + i], "-") == 0 || value(argv[3 + i], 1, &floor_settings[i], &mask) != 0) {
+				fprintf(stderr, "kernelctl: attach-calls needs four whole numbers\n");
+				return 2;
+			}
+		}
+		return attach_floor(cgroup, 1, floor_settings);
+	}
 	struct tcpkeep_bpf_object object = read_bpf_object("tcpkeep");
 	if (strcmp(command, "preflight") == 0) {
 		enum tcpkeep_bpf_problem problem = tcpkeep_bpf_preflight(object, cgroup, NULL, error, sizeof error);

@@ -173,9 +173,9 @@ struct tcpkeep_bpf_counters {
 					a listener the program configured at listen()) */
 	uint64_t kept;               /* connections whose own keepalive was left alone (no enforce) */
 	uint64_t enforced;           /* setsockopt() calls rewritten by enforce */
-	uint64_t timed_out;          /* connections that ended while established with ETIMEDOUT:
-					a dead peer found by keepalive, the user timeout or the
-					retransmission limit */
+	uint64_t timed_out;          /* established connections configured or kept that ended with
+					ETIMEDOUT: a dead peer found by keepalive, the user timeout
+					or the retransmission limit (when timeouts_counted) */
 };
 
 /* One attachment, as read back from its pin directory. */
@@ -192,6 +192,10 @@ struct tcpkeep_bpf_status {
 	/* 1 when `counters` was read; 0 when the pins have no counters map (made by a
 	 * tcpkeep before the counters). */
 	int32_t counters_known;
+	/* 1 when the timeouts program is attached (its link pinned beside the
+	 * programs); 0 on a kernel that refused it (before Linux 5.15): timed_out
+	 * then stays 0. */
+	int32_t timeouts_counted;
 	struct tcpkeep_bpf_counters counters;
 };
 

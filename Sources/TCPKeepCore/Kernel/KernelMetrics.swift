@@ -26,7 +26,7 @@ public func formatAgentEntryCountersPrometheus(_ entries: [(label: String, count
 private func formatCounterFamilies(prefix: String, _ series: [(labels: [(String, String)], counters: KernelCounters)]) -> String {
     guard !series.isEmpty else { return "" }
     var output = ""
-    let families: [(name: String, help: String, values: (KernelCounters) -> [(direction: String?, value: UInt64)])] = [
+    let families: [(name: String, help: String, values: (KernelCounters) -> [(direction: String?, value: UInt64?)])] = [
         ("connections_configured_total",
          "TCP connections kernel mode gave keepalive, by direction (active: connect, passive: accept).",
          { [("active", $0.configuredActive), ("passive", $0.configuredPassive)] }),
@@ -35,14 +35,14 @@ private func formatCounterFamilies(prefix: String, _ series: [(labels: [(String,
         ("setsockopt_enforced_total",
          "setsockopt() calls that would have loosened keepalive, rewritten by kernel mode's enforce.", { [(nil, $0.enforced)] }),
         ("connections_timed_out_total",
-         "TCP connections that ended while established with ETIMEDOUT: dead peers found by keepalive, the user timeout or retransmissions.",
+         "Established TCP connections kernel mode configured or kept that ended with ETIMEDOUT: dead peers found by keepalive, the user timeout or retransmissions (absent where the kernel cannot count them).",
          { [(nil, $0.timedOut)] }),
     ]
     for family in families {
         let name = prefix + family.name
         output += "# HELP \(name) \(family.help)\n# TYPE \(name) counter\n"
         for (labels, counters) in series {
-            for (direction, value) in family.values(counters) {
+            for case let (direction, value?) in family.values(counters) {
                 output += "\(name)\(prometheusLabels(labels + (direction.map { [("direction", $0)] } ?? []))) \(value)\n"
             }
         }

@@ -51,11 +51,12 @@ public struct KernelCounters: Equatable, Sendable {
     public var kept: UInt64
     /// setsockopt() calls rewritten by enforce.
     public var enforced: UInt64
-    /// Connections that ended, while established, with ETIMEDOUT: dead peers that keepalive, the
-    /// user timeout or the retransmission limit found.
-    public var timedOut: UInt64
+    /// Established connections the programs configured or kept that ended with ETIMEDOUT: dead
+    /// peers that keepalive, the user timeout or the retransmission limit found. nil where the
+    /// kernel refused the program that counts them (before Linux 5.15).
+    public var timedOut: UInt64?
 
-    public init(configuredActive: UInt64, configuredPassive: UInt64, kept: UInt64, enforced: UInt64, timedOut: UInt64) {
+    public init(configuredActive: UInt64, configuredPassive: UInt64, kept: UInt64, enforced: UInt64, timedOut: UInt64?) {
         self.configuredActive = configuredActive
         self.configuredPassive = configuredPassive
         self.kept = kept
@@ -88,7 +89,7 @@ func formatKernelStatusTable(_ attachments: [KernelAttachment]) -> String {
     let header = ["CGROUP", "VALUES", "ENFORCE", "SOCK_OPS", "SETSOCKOPT", "CONFIGURED", "KEPT", "ENFORCED", "TIMED_OUT", "PINS"]
     appendTable(to: &output, header: header, rows: attachments.map {
         let counters = $0.counters
-        let count = { (value: (KernelCounters) -> UInt64) in counters.map { "\(value($0))" } ?? "-" }
+        let count = { (value: (KernelCounters) -> UInt64?) in counters.flatMap(value).map { "\($0)" } ?? "-" }
         return [
             $0.cgroup.map { terminalSafe($0, escapingSpaces: true) } ?? "(attached by systemd)", $0.valuesSummary, $0.byPolicy ? "per rule" : $0.settings.enforce ? "yes" : "no",
             "id \($0.sockopsProgramID) \(attachedText($0.sockopsAttached))",
@@ -105,7 +106,8 @@ func formatKernelStatusTable(_ attachments: [KernelAttachment]) -> String {
 /// to the system), `enforce`, `sockops_program_id`, `setsockopt_program_id`, `map_id`,
 /// `sockops_attached` and `setsockopt_attached` (null when unknown), and `counters` (null for
 /// pins made without them): `configured_active`, `configured_passive`, `kept`, `enforced`,
-/// `timed_out`; `by_policy`, true for the agent's attachment, whose values are per cgroup.
+/// `timed_out` (null where the kernel cannot count timeouts, before Linux 5.15); `by_policy`, true
+/// for the agent's attachment, whose values are per cgroup.
 func formatKernelStatusJSON(_ attachments: [KernelAttachment]) -> String {
     let objects = attachments.map(kernelAttachmentJSON)
     return "{\"attachments\": [" + objects.map { "\n  " + $0 }.joined(separator: ",") + (objects.isEmpty ? "" : "\n") + "]}\n"
@@ -129,6 +131,6 @@ func kernelAttachmentJSON(_ attachment: KernelAttachment) -> String {
 private func kernelCountersJSON(_ counters: KernelCounters) -> String {
     jsonObject([
         ("configured_active", "\(counters.configuredActive)"), ("configured_passive", "\(counters.configuredPassive)"),
-        ("kept", "\(counters.kept)"), ("enforced", "\(counters.enforced)"), ("timed_out", "\(counters.timedOut)"),
+        ("kept", "\(counters.kept)"), ("enforced", "\(counters.enforced)"), ("timed_out", counters.timedOut.map { "\($0)" } ?? "null"),
     ])
 }

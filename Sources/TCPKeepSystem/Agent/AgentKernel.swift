@@ -16,6 +16,8 @@ public let agentPinDirectory = "\(kernelPinRoot)/agent"
 public final class AgentKernelMap: CgroupSettingsMap, @unchecked Sendable {
     private let cgroups: Int32
     private let counters: Int32
+    /// Whether the kernel took the program that counts timeouts (Linux 5.15 and later).
+    private let timeoutsCounted: Bool
 
     private let root: String
     /// The root cgroup's directory, locked (flock) while this agent runs: a second agent would
@@ -43,7 +45,9 @@ public final class AgentKernelMap: CgroupSettingsMap, @unchecked Sendable {
             throw error
         }
         var cgroups: Int32 = -1, counters: Int32 = -1
+        var status = tcpkeep_bpf_status()
         do {
+            try loader { error, size in tcpkeep_bpf_get_status(agentPinDirectory, &status, nil, 0, error, size) }
             try loader { error, size in tcpkeep_bpf_open_cgroup_maps(agentPinDirectory, &cgroups, &counters, error, size) }
         } catch {
             close(lock)
@@ -51,6 +55,7 @@ public final class AgentKernelMap: CgroupSettingsMap, @unchecked Sendable {
         }
         self.cgroups = cgroups
         self.counters = counters
+        timeoutsCounted = status.timeouts_counted == 1
     }
 
     /// tcpkeep_bpf_attach in the agent's mode: a first attachment, or the pins adopted (attached
@@ -112,9 +117,9 @@ public final class AgentKernelMap: CgroupSettingsMap, @unchecked Sendable {
         (0..<entries).map { entry in
             var sum = tcpkeep_bpf_counters()
             guard tcpkeep_bpf_read_slot_counters(counters, Self.slot(of: UInt32(entry)), &sum) == 0 else {
-                return KernelCounters(configuredActive: 0, configuredPassive: 0, kept: 0, enforced: 0, timedOut: 0)
+                return KernelCounters(configuredActive: 0, configuredPassive: 0, kept: 0, enforced: 0, timedOut: timeoutsCounted ? 0 : nil)
             }
-            return KernelCounters(sum)
+            return KernelCounters(sum, timeoutsCounted: timeoutsCounted)
         }
     }
 }
