@@ -733,7 +733,7 @@ static int pin(int fd, const char *directory, const char *name, struct undo *und
 /* Loads the embedded object, writes `value` into its map (and the sock_ops program's id into
  * its own), pins
  * the maps and both cgroup programs in `directory`, and attaches the timeouts program to its
- * tracepoint, pinning the link, when the kernel took it; all of it recorded in `undo`.  On
+ * tracepoint, pinning the link, when the kernel takes it; all of it recorded in `undo`.  On
  * success *object_out holds the loaded object (the caller attaches and closes it); on failure
  * everything is undone. */
 static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *directory,
@@ -774,16 +774,14 @@ static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *director
 		   pin(libbpf.bpf_map__fd(cgroups), directory, PIN_CGROUPS, undo, error, size) == 0 &&
 		   pin(undo->sockops_fd, directory, PIN_SOCKOPS, undo, error, size) == 0 &&
 		   pin(undo->setsockopt_fd, directory, PIN_SETSOCKOPT, undo, error, size) == 0) {
-		if (timeouts_fd < 0) {
-			*object_out = object;
-			return 0;
-		}
-		link_fd = libbpf.bpf_raw_tracepoint_open(NULL, timeouts_fd);
-		if (link_fd < 0) {
-			fail(error, size, errno, "attaching %s to the tracepoint inet_sk_error_report", TIMEOUTS_NAME);
-		} else if (pin(link_fd, directory, PIN_TIMEOUTS, undo, error, size) == 0) {
+		/* A kernel that took the timeouts program but will not attach it
+		 * to its tracepoint is treated as one that refused it. */
+		if (timeouts_fd >= 0)
+			link_fd = libbpf.bpf_raw_tracepoint_open(NULL, timeouts_fd);
+		if (link_fd < 0 || pin(link_fd, directory, PIN_TIMEOUTS, undo, error, size) == 0) {
 			/* The pin holds the link from here on. */
-			close(link_fd);
+			if (link_fd >= 0)
+				close(link_fd);
 			*object_out = object;
 			return 0;
 		}

@@ -193,7 +193,7 @@ struct tcpkeep_bpf_status {
 	 * tcpkeep before the counters). */
 	int32_t counters_known;
 	/* 1 when the timeouts program is attached (its link pinned beside the
-	 * programs); 0 on a kernel that refused it (before Linux 5.15): timed_out
+	 * programs); 0 on a kernel that refused it or its tracepoint (before Linux 5.15): timed_out
 	 * then stays 0. */
 	int32_t timeouts_counted;
 	struct tcpkeep_bpf_counters counters;
