@@ -38,6 +38,7 @@
 #define PIN_SOCKOPS "sock_ops"
 #define PIN_SETSOCKOPT "setsockopt"
 #define PIN_TIMEOUTS "timeouts" /* the link of the timeouts program to its tracepoint */
+#define PIN_SELF "self"         /* the sock_ops program's id, for the timeouts program */
 /* Program names as the kernel keeps them (at most 15 characters). */
 #define SOCKOPS_NAME "tcpkeep_sockops"
 #define SETSOCKOPT_NAME "tcpkeep_setopt"
@@ -664,7 +665,7 @@ struct undo {
 	int cgroup_fd;
 	int sockops_fd, setsockopt_fd;
 	int attached_sockops, attached_setsockopt;
-	char pins[6][PATH_MAX]; /* values, counters, cgroups, sock_ops, setsockopt, timeouts */
+	char pins[7][PATH_MAX]; /* values, counters, cgroups, self, sock_ops, setsockopt, timeouts */
 	int pin_count;
 	char pin_directory[PATH_MAX];
 	char created_top[PATH_MAX]; /* the topmost directory created, or "" */
@@ -772,6 +773,7 @@ static int load_and_pin(struct tcpkeep_bpf_object embedded, const char *director
 		   pin(map_fd, directory, PIN_VALUES, undo, error, size) == 0 &&
 		   pin(libbpf.bpf_map__fd(counters), directory, PIN_COUNTERS, undo, error, size) == 0 &&
 		   pin(libbpf.bpf_map__fd(cgroups), directory, PIN_CGROUPS, undo, error, size) == 0 &&
+		   pin(libbpf.bpf_map__fd(self), directory, PIN_SELF, undo, error, size) == 0 &&
 		   pin(undo->sockops_fd, directory, PIN_SOCKOPS, undo, error, size) == 0 &&
 		   pin(undo->setsockopt_fd, directory, PIN_SETSOCKOPT, undo, error, size) == 0) {
 		/* A kernel that took the timeouts program but will not attach it
@@ -1120,8 +1122,8 @@ int tcpkeep_bpf_detach(const char *cgroup_path, const char *pin_directory, char 
 			goto out;
 		}
 	}
-	static const char *const pin_names[] = {PIN_TIMEOUTS,  PIN_SETSOCKOPT, PIN_SOCKOPS,
-						PIN_CGROUPS, PIN_COUNTERS,   PIN_VALUES};
+	static const char *const pin_names[] = {PIN_TIMEOUTS, PIN_SETSOCKOPT, PIN_SOCKOPS, PIN_SELF,
+						PIN_CGROUPS,  PIN_COUNTERS,   PIN_VALUES};
 	for (size_t i = 0; i < sizeof pin_names / sizeof pin_names[0]; i++) {
 		if (join_path(path, pin_directory, pin_names[i]) == 0 && unlink(path) != 0 && errno != ENOENT) {
 			fail(error, size, errno, "removing pin %s", path);
@@ -1177,9 +1179,12 @@ int tcpkeep_bpf_get_status(const char *pin_directory, struct tcpkeep_bpf_status 
 	status->sockops_program_id = pins.sockops_id;
 	status->setsockopt_program_id = pins.setsockopt_id;
 	status->sockops_attached = status->setsockopt_attached = -1;
-	char timeouts_pin[PATH_MAX];
+	/* Pins without `self` were made by a tcpkeep before the timeouts program,
+	 * whose sock_ops program counted timeouts itself (state callbacks). */
+	char timeouts_pin[PATH_MAX], self_pin[PATH_MAX];
 	struct stat st;
-	status->timeouts_counted = join_path(timeouts_pin, pin_directory, PIN_TIMEOUTS) == 0 && lstat(timeouts_pin, &st) == 0;
+	status->timeouts_counted = (join_path(timeouts_pin, pin_directory, PIN_TIMEOUTS) == 0 && lstat(timeouts_pin, &st) == 0) ||
+				   (join_path(self_pin, pin_directory, PIN_SELF) == 0 && lstat(self_pin, &st) != 0);
 	if (pins.counters >= 0) {
 		if (read_counters(pins.counters, 0, &status->counters) != 0) {
 			fail(error, size, errno, "reading the counters map in %s", pin_directory);

@@ -66,8 +66,10 @@ struct KernelMetricsTests {
         #expect(json.contains("\"enforced\": 0, \"timed_out\": null}"), "\(json)")
         #expect(json.contains("\"enforced\": 0, \"timed_out\": 0}"), "\(json)")
         let rows = KernelStatusFormat.table.render([uncounted]).split(separator: "\n")
-        // The last columns: KEPT, ENFORCED, TIMED_OUT, PINS.
-        #expect(rows.count == 2 && rows[1].split(separator: " ").suffix(4) == ["1", "0", "-", "\(kernelPinRoot)/15"], "\(rows)")
+        // The last columns: KEPT, ENFORCED, TIMED_OUT, PINS; then the line that says why.
+        #expect(rows.count == 3 && rows[1].split(separator: " ").suffix(4) == ["1", "0", "-", "\(kernelPinRoot)/15"], "\(rows)")
+        #expect(rows.last?.hasPrefix("TIMED_OUT is - where the kernel did not take the program that counts timeouts") == true)
+        #expect(KernelStatusFormat.table.render([counted]).split(separator: "\n").count == 2)
     }
 
     @Test("a cgroup path with a quote, a backslash and a line feed stays inside its label")

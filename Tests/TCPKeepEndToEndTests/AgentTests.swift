@@ -178,7 +178,7 @@ extension KernelModeTests {
             #expect(try Self.subset(Self.connect(from: made), Self.ruleOne) == Self.ruleOne)
         }
 
-        @Test("after kill -9 of the agent, a frozen client in a policy cgroup is still freed within idle + interval x count + 2 s")
+        @Test("after kill -9 of the agent, a frozen client in a policy cgroup is still freed within idle + interval x count + 2 s, and the next agent counts it timed out for its rule")
         func frozenClientAfterKill() throws {
             let root = try KernelModeTests.TestCgroup("agent-frozen")
             let policy = """
@@ -208,6 +208,13 @@ extension KernelModeTests {
             let (error, elapsed) = try frozen.result(of: client)
             #expect(error == ETIMEDOUT)
             #expect(elapsed <= FrozenClientTests.bound, "detected after \(elapsed) s")
+            // The kernel counted it while no agent ran, in the rule's slot, which the next agent
+            // adopts with the pins.
+            let next = try AgentProcess(policy: policy, cgroups: root, policyPath: agent.policyPath)
+            defer { next.stop() }
+            let metrics = try next.get("/metrics").body
+            #expect(try next.metric("tcpkeep_agent_connections_timed_out_total{entry=\"rule 1\"}") == 1, "\(metrics)")
+            #expect(try next.metric("tcpkeep_agent_connections_configured_total{entry=\"rule 1\",direction=\"active\"}") == 1)
         }
 
         @Test("a second agent with the same root refuses (exit 2) and changes nothing: the first goes on")

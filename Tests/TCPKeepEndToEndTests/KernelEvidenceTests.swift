@@ -4,7 +4,8 @@ import Testing
 /// What kernel mode can prove it did: the counters of an attachment, read by `kernel status`
 /// and exported by the audit, against dead peers made for real. Clients in an attached cgroup
 /// talk to servers in another network namespace, which then drops every packet (nftables); a
-/// cgroup beside it, not attached, holds a client that keepalive frees too (through the shim).
+/// cgroup beside it, not attached, holds a client that keepalive frees too (through the shim); a
+/// second attachment's client counts in its own attachment only.
 @Suite("Kernel mode's evidence", .serialized)
 struct KernelEvidenceTests {
     static let frozenClients = 3
@@ -24,15 +25,19 @@ struct KernelEvidenceTests {
             cgroup.command(host.command(launcher + [peer, "ask", FrozenClientTests.serverAddress, "\(port)"])), readyLine: "connected")
     }
 
-    @Test("3 frozen clients in an attached cgroup are freed within the bound and counted timed_out, exactly; a normal close and a cgroup beside it count nothing; status and the audit's Prometheus output carry the counters")
+    @Test("3 frozen clients in an attached cgroup are freed within the bound and counted timed_out, exactly; a normal close and a cgroup beside it count nothing; a second attachment counts its own client alone; status and the audit's Prometheus output carry the counters")
     func deadPeersAreCounted() throws {
         try requireProgram("nft")
         let attached = try KernelModeTests.TestCgroup("evidence")
         defer { attached.remove() }
         let beside = try KernelModeTests.TestCgroup("beside")
         defer { beside.remove() }
-        let attach = try runProcess([Artifacts.tcpkeep, "kernel", "attach", "--cgroup", attached.relative] + FrozenClientTests.keepalive)
-        try #require(attach.status == 0, "\(attach)")
+        let second = try KernelModeTests.TestCgroup("second")
+        defer { second.remove() }
+        for cgroup in [attached, second] {
+            let attach = try runProcess([Artifacts.tcpkeep, "kernel", "attach", "--cgroup", cgroup.relative] + FrozenClientTests.keepalive)
+            try #require(attach.status == 0, "\(attach)")
+        }
 
         let server = try NetworkNamespace("evs"), clientHost = try NetworkNamespace("evc")
         var programs: [RunningProgram] = []
@@ -42,7 +47,7 @@ struct KernelEvidenceTests {
             clientHost.delete()
         }
         try server.link(to: clientHost, address: FrozenClientTests.serverAddress, otherAddress: FrozenClientTests.clientAddress, tag: "ev")
-        programs += try servers(Self.frozenClients + 2, on: server)
+        programs += try servers(Self.frozenClients + 3, on: server)
         let staticPeer = try Artifacts.staticPeer.get()
         let frozen = try (0..<Self.frozenClients).map { try ask(Self.firstPort + $0, in: attached, on: clientHost, peer: staticPeer) }
         programs += frozen
@@ -56,8 +61,10 @@ struct KernelEvidenceTests {
             Self.firstPort + Self.frozenClients + 1, in: beside, on: clientHost,
             launcher: [Artifacts.tcpkeep, "run"] + FrozenClientTests.keepalive + ["--"], peer: try Artifacts.peer.get())
         programs.append(neighbour)
+        let secondClient = try ask(Self.firstPort + Self.frozenClients + 2, in: second, on: clientHost, peer: staticPeer)
+        programs.append(secondClient)
 
-        for client in frozen + [neighbour] {
+        for client in frozen + [neighbour, secondClient] {
             client.send("go")
             try client.waitForLine(containing: "sent", timeout: 10)
         }
@@ -65,7 +72,7 @@ struct KernelEvidenceTests {
         Thread.sleep(forTimeInterval: 0.3)
         try server.dropEverything()
         try clientHost.dropEverything()
-        for client in frozen + [neighbour] {
+        for client in frozen + [neighbour, secondClient] {
             try client.waitForLine(containing: "result", timeout: 3 * FrozenClientTests.bound)
             let values = fields(of: try #require(client.lines.first { $0.hasPrefix("result ") }))
             #expect(Int32(values["errno"]!) == ETIMEDOUT, "\(values)")
@@ -83,6 +90,9 @@ struct KernelEvidenceTests {
         #expect(counters["configured_active"] as? Int == Self.frozenClients + 1, "\(counters)")
         #expect(counters["configured_passive"] as? Int == 0 && counters["kept"] as? Int == 0 && counters["enforced"] as? Int == 0, "\(counters)")
         #expect(attachments.allSatisfy { $0["cgroup"] as? String != beside.path }, "the cgroup beside has an attachment: \(status)")
+        let secondEntry = try #require(attachments.first { $0["cgroup"] as? String == second.path }, "\(status)")
+        let secondCounters = try #require(secondEntry["counters"] as? [String: Any], "\(status)")
+        #expect(secondCounters["timed_out"] as? Int == 1 && secondCounters["configured_active"] as? Int == 1, "\(secondCounters)")
 
         let table = try runProcess([Artifacts.tcpkeep, "kernel", "status"])
         let row = try #require(table.lines.first { $0.contains(attached.path) }, "\(table)")

@@ -100,6 +100,29 @@ struct KernelModeTests {
         #expect(outcome["range-idle-40000"]?["rc"] == "-1" && outcome["range-idle-40000"]?["errno"] == "EINVAL", "\(enforced)")
     }
 
+    @Test("where the kernel does not take the program that counts timeouts, kernel mode still configures, and status and the audit say that timeouts are not counted")
+    func withoutTimeouts() throws {
+        let cgroup = try TestCgroup("notimeouts")
+        defer { cgroup.remove() }
+        // As on a kernel before 5.15, whose verifier refuses the program.
+        let attached = try runProcess(
+            [Artifacts.tcpkeep, "kernel", "attach", "--cgroup", cgroup.relative] + Self.values, environment: ["TCPKEEP_BPF_WITHOUT_TIMEOUTS": "1"])
+        #expect(attached.status == 0, "\(attached)")
+        let probe = try Artifacts.staticProbe.get()
+        #expect(try connect { cgroup.command([probe, "connect", $0]) }.filter { Self.configured[$0.key] != nil } == Self.configured)
+        let entry = try #require(try status().first { $0["cgroup"] as? String == cgroup.path })
+        let counters = try #require(entry["counters"] as? [String: Any], "\(entry)")
+        #expect(counters["timed_out"] is NSNull && counters["configured_active"] as? Int == 1, "\(counters)")
+        let table = try tcpkeep(["kernel", "status"])
+        let row = try #require(table.lines.first { $0.contains(cgroup.path) }, "\(table)")
+        #expect(row.split(separator: " ").suffix(2).first == "-", "\(row)")
+        #expect(table.lines.contains { $0.hasPrefix("TIMED_OUT is - where the kernel did not take the program") }, "\(table)")
+        let audit = try tcpkeep(["audit", "--format", "prometheus"])
+        let label = "cgroup=\"/\(cgroup.relative)\""
+        #expect(audit.lines.contains { $0.hasPrefix("tcpkeep_kernel_connections_kept_total{") && $0.contains(label) }, "\(audit.stdout)")
+        #expect(!audit.lines.contains { $0.hasPrefix("tcpkeep_kernel_connections_timed_out_total{") && $0.contains(label) }, "\(audit.stdout)")
+    }
+
     /// What `bpftool cgroup show` lists for the root cgroup: no refusal may attach anything there.
     func rootCgroupPrograms() throws -> String {
         try runProcess(["bpftool", "cgroup", "show", try Self.cgroupMount()]).stdout

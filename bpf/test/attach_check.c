@@ -705,6 +705,12 @@ static void counting(void)
 		      programs_named("tcpkeep_timeout") == timeouts_after,
 	      "without the timeouts program, connections are configured and status says timeouts are not counted: %s",
 	      client);
+	/* Pins without `self` are an earlier tcpkeep's, whose program counted timeouts itself. */
+	char self_pin[PATH_MAX];
+	int length = snprintf(self_pin, sizeof self_pin, "%s/self", pins[0]);
+	rc = length < 0 || (size_t)length >= sizeof self_pin ? -1 : unlink(self_pin);
+	rc |= tcpkeep_bpf_get_status(pins[0], &status, NULL, 0, error, sizeof error);
+	check(rc == 0 && status.timeouts_counted == 1, "pins of an earlier tcpkeep (no self pin): their timed_out counts");
 	rc = tcpkeep_bpf_detach(cgroups[0], pins[0], error, sizeof error);
 	check(rc == 0, "detached%s%s", rc ? ": " : "", rc ? error : "");
 }

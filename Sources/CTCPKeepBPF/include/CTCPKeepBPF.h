@@ -192,8 +192,10 @@ struct tcpkeep_bpf_status {
 	/* 1 when `counters` was read; 0 when the pins have no counters map (made by a
 	 * tcpkeep before the counters). */
 	int32_t counters_known;
-	/* 1 when the timeouts program is attached (its link pinned beside the
-	 * programs); 0 on a kernel that refused it or its tracepoint (before Linux 5.15): timed_out
+	/* 1 when timed_out counts: the timeouts program is attached (its link
+	 * pinned beside the programs), or the pins were made by a tcpkeep before
+	 * it, whose sock_ops program counted timeouts itself; 0 on a kernel that
+	 * refused the program or its tracepoint (before Linux 5.15): timed_out
 	 * then stays 0. */
 	int32_t timeouts_counted;
 	struct tcpkeep_bpf_counters counters;

@@ -82,7 +82,7 @@ private func attachedText(_ attached: Bool?) -> String {
 }
 
 /// One row per attachment: cgroup, values, enforce, program ids, counters ("-" when the pins
-/// have none).
+/// have none, or for timeouts the kernel cannot count, which a line after the table says).
 func formatKernelStatusTable(_ attachments: [KernelAttachment]) -> String {
     guard !attachments.isEmpty else { return "no tcpkeep kernel-mode programs are pinned under \(kernelPinRoot)\n" }
     var output = ""
@@ -98,6 +98,10 @@ func formatKernelStatusTable(_ attachments: [KernelAttachment]) -> String {
             count(\.timedOut), terminalSafe($0.pinDirectory, escapingSpaces: true),
         ]
     })
+    if attachments.contains(where: { $0.counters != nil && $0.counters?.timedOut == nil }) {
+        output += "TIMED_OUT is - where the kernel did not take the program that counts timeouts (it needs Linux 5.15 or "
+            + "later); kernel mode works there, and its other counters count.\n"
+    }
     return output
 }
 

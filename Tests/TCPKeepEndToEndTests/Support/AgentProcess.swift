@@ -79,10 +79,11 @@ final class AgentProcess {
         try httpRequest(port: port, path, method: method)
     }
 
-    /// A sample of /metrics without labels; nil when it is not there.
+    /// A sample of /metrics: its name, with its labels if it has any; nil when it is not there.
     func metric(_ name: String) throws -> Double? {
         let body = try get("/metrics").body
-        return body.split(separator: "\n").first { $0.hasPrefix("\(name) ") }.flatMap { Double($0.split(separator: " ")[1]) }
+        // The value is the last field: a label's value may hold spaces.
+        return body.split(separator: "\n").first { $0.hasPrefix("\(name) ") }.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
     }
 
     func waitForMetric(_ name: String, _ value: Double, timeout: TimeInterval = 20) throws {
