@@ -90,22 +90,7 @@ struct KernelDetachCommand: TCPKeepSubcommand {
     @OptionGroup var target: KernelTargetOptions
 
     func execute() throws -> Int32 {
-        // A unit's pins (tcpkeep systemd UNIT --kernel) go too, and a unit that is not running
-        // has no cgroup to detach from: its pins alone are then removed.
-        let unpinned = try target.unit.map(unpinKernelMode(for:)) ?? false
-        let cgroup: String?
-        if let unit = target.unit {
-            cgroup = try cgroupDirectory(ofUnit: unit)
-        } else {
-            cgroup = try cgroupDirectory(of: target.target)
-        }
-        let detached = try cgroup.map(detachKernelMode(from:)) ?? false
-        guard detached || unpinned else {
-            Output.standardOutput.write("nothing to detach: tcpkeep has no programs for \(cgroup.map { terminalSafe($0) } ?? "that target")\n")
-            return 0
-        }
-        if detached { Output.standardOutput.write("detached tcpkeep's programs from \(terminalSafe(cgroup!))\n") }
-        if unpinned { Output.standardOutput.write("removed the pins of \(target.unit!)\n") }
+        try detachKernelMode(target.target)
         return 0
     }
 }

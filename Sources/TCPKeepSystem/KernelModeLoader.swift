@@ -139,12 +139,33 @@ public func attachKernelMode(to cgroup: String, settings: KeepaliveSettings) thr
 
 /// Detaches tcpkeep's programs from the cgroup and removes their pins, and the pin folders
 /// left empty; false when tcpkeep has none there.
-public func detachKernelMode(from cgroup: String) throws -> Bool {
+func detachKernelMode(from cgroup: String) throws -> Bool {
     try requireLibbpf()
     let pins = try defaultPinDirectory(cgroup)
     guard Files.isDirectory(pins) else { return false }
     try loader { error, size in tcpkeep_bpf_detach(cgroup, pins, error, size) }
     return true
+}
+
+/// `tcpkeep kernel detach`: tcpkeep's programs detached from the target's cgroup and their pins
+/// removed; for a unit its pins (`tcpkeep systemd UNIT --kernel`) too, and a unit that is not
+/// running has no cgroup to detach from: its pins alone go then. Says on standard output what it
+/// removed, or that there was nothing to.
+public func detachKernelMode(_ target: KernelTarget) throws {
+    var cgroup: String?
+    var unpinned = false
+    if case .unit(let unit) = target {
+        unpinned = try unpinKernelMode(for: unit)
+        cgroup = try cgroupDirectory(ofUnit: unit)
+    } else {
+        cgroup = try cgroupDirectory(of: target)
+    }
+    let detached = try cgroup.map(detachKernelMode(from:)) ?? false
+    if let cgroup, detached { Output.standardOutput.write("detached tcpkeep's programs from \(terminalSafe(cgroup))\n") }
+    if case .unit(let unit) = target, unpinned { Output.standardOutput.write("removed the pins of \(unit)\n") }
+    if !detached && !unpinned {
+        Output.standardOutput.write("nothing to detach: tcpkeep has no programs for \(cgroup.map { terminalSafe($0) } ?? "that target")\n")
+    }
 }
 
 /// Loads and pins the programs for a unit, attached to nothing: systemd attaches them at each
