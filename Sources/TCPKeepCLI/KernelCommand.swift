@@ -98,14 +98,17 @@ struct KernelDetachCommand: TCPKeepSubcommand {
 struct KernelStatusCommand: TCPKeepSubcommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "List kernel mode's attachments: cgroup, values, enforce, program ids.")
+        abstract: "List kernel mode's attachments: cgroup, values, enforce, program ids.",
+        discussion: "Exit status 0; 1 when a pin folder could not be read (a warning names it; the others are listed).")
 
     @Option(help: "table or json.")
     var format: KernelStatusFormat = .table
 
     func execute() throws -> Int32 {
-        Output.standardOutput.write(format.render(try kernelAttachments()))
-        return 0
+        let pins = try kernelPins()
+        Output.standardOutput.write(format.render(pins.attachments))
+        pins.unreadableSummaries.forEach(warn)
+        return pins.unreadable.isEmpty ? 0 : 1
     }
 }
 

@@ -243,7 +243,7 @@ public struct FormattedAudit: AuditSink {
         if format == .prometheus {
             let kernel = kernelCounterFamilies()
             output.write(kernel.text)
-            warnings += kernel.warning.map { [$0] } ?? []
+            warnings += kernel.warnings
         }
         try output.commit()
     }
@@ -253,11 +253,12 @@ public struct FormattedAudit: AuditSink {
 
 /// Kernel mode's counters, which follow the audit's Prometheus families; kernel mode that cannot
 /// be read is a warning, not a failed audit.
-func kernelCounterFamilies() -> (text: String, warning: String?) {
+func kernelCounterFamilies() -> (text: String, warnings: [String]) {
     do {
-        return (try kernelCountersPrometheus(), nil)
+        let counters = try kernelCountersPrometheus()
+        return (counters.text, counters.unreadable.map { "kernel mode's counters left out: \($0)" })
     } catch {
-        return ("", "kernel mode's counters left out: \(error)")
+        return ("", ["kernel mode's counters left out: \(error)"])
     }
 }
 

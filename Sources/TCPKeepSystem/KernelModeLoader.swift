@@ -188,12 +188,33 @@ public func unpinKernelMode(for unit: UnitName) throws -> Bool {
     return true
 }
 
-/// Every attachment tcpkeep has pinned: one per cgroup, and one per unit.
-public func kernelAttachments() throws -> [KernelAttachment] {
+/// What tcpkeep has pinned: one attachment per cgroup and one per unit, and the pin folders that
+/// could not be read as one (another tool's pins, an interrupted run's), each with its reason:
+/// one such folder hides no other attachment.
+public struct KernelPins: Sendable {
+    public var attachments: [KernelAttachment] = []
+    public var unreadable: [(directory: String, problem: KernelModeError)] = []
+
+    /// One line per unreadable folder, for a warning.
+    public var unreadableSummaries: [String] {
+        unreadable.map { "cannot read the pins in \($0.directory): \($0.problem)" }
+    }
+}
+
+/// Every attachment tcpkeep has pinned; throws only when libbpf cannot be opened.
+public func kernelPins() throws -> KernelPins {
     try requireLibbpf()
     let directories = Files.names(in: kernelPinRoot).filter { $0 != "unit" }.map { "\(kernelPinRoot)/\($0)" }
         + Files.names(in: "\(kernelPinRoot)/unit").map { "\(kernelPinRoot)/unit/\($0)" }
-    return try directories.map(kernelAttachment(pinnedIn:))
+    var pins = KernelPins()
+    for directory in directories {
+        do {
+            pins.attachments.append(try kernelAttachment(pinnedIn: directory))
+        } catch {
+            pins.unreadable.append((directory, error))
+        }
+    }
+    return pins
 }
 
 func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAttachment {
@@ -221,13 +242,15 @@ func kernelAttachment(pinnedIn pins: String) throws(KernelModeError) -> KernelAt
 }
 
 /// Kernel mode's counters as Prometheus counters (`formatKernelCountersPrometheus`), for the
-/// audit's Prometheus output; "" when nothing is pinned under /sys/fs/bpf/tcpkeep. Throws when
-/// pins are there but cannot be read (no libbpf, no rights). The agent's attachment is left out:
-/// its counters are by policy entry, which its /metrics reports.
-public func kernelCountersPrometheus() throws -> String {
-    guard Files.isDirectory(kernelPinRoot) else { return "" }
-    let attachments = try kernelAttachments().filter { $0.pinDirectory != agentPinDirectory }
-    return formatKernelCountersPrometheus(attachments, cgroupMount: try cgroupV2MountPoint())
+/// audit's Prometheus output, and what could not be read, a line each; "" when nothing is pinned
+/// under /sys/fs/bpf/tcpkeep. Throws when pins are there but libbpf or the cgroup v2 mount is
+/// missing. The agent's attachment is left out: its counters are by policy entry, which its
+/// /metrics reports.
+public func kernelCountersPrometheus() throws -> (text: String, unreadable: [String]) {
+    guard Files.isDirectory(kernelPinRoot) else { return ("", []) }
+    let pins = try kernelPins()
+    let attachments = pins.attachments.filter { $0.pinDirectory != agentPinDirectory }
+    return (formatKernelCountersPrometheus(attachments, cgroupMount: try cgroupV2MountPoint()), pins.unreadableSummaries)
 }
 
 extension KernelCounters {
@@ -242,7 +265,10 @@ extension KernelCounters {
 /// cgroup or an ancestor, by tcpkeep or by systemd from a unit's pins); nil when none does.
 /// Throws when that cannot be told: libbpf missing, the pins or the process's cgroup unreadable.
 public func kernelAttachment(covering pid: Int32) throws -> KernelAttachment? {
-    let attachments = try kernelAttachments()
+    let pins = try kernelPins()
+    // An unreadable folder could be the one that covers the process.
+    if let (_, problem) = pins.unreadable.first { throw problem }
+    let attachments = pins.attachments
     guard !attachments.isEmpty else { return nil }
     // The process's own cgroup, the root included: an attachment there (--all) covers it.
     let cgroup = try cgroupDirectory(ofProcess: pid, mount: cgroupV2MountPoint())

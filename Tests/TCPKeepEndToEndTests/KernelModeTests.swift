@@ -123,6 +123,34 @@ struct KernelModeTests {
         #expect(!audit.lines.contains { $0.hasPrefix("tcpkeep_kernel_connections_timed_out_total{") && $0.contains(label) }, "\(audit.stdout)")
     }
 
+    @Test("a pin folder that cannot be read is named in a warning, and status exits 1; the attachment beside it is still listed, and its counters are still in the audit's output")
+    func unreadablePins() throws {
+        let cgroup = try TestCgroup("unreadable")
+        defer { cgroup.remove() }
+        let directory = Artifacts.scratch.appendingPathComponent("unreadable-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let audit = directory.appendingPathComponent("audit.prom").path, auditErrors = directory.appendingPathComponent("audit.err").path
+        // On a bpffs of this test's own, so that no other test meets the broken folder (an empty
+        // one, as an interrupted run of another tool might leave).
+        let script = """
+            tcpkeep=$0 cgroup=$1 audit=$2 errors=$3; shift 3
+            mount -t bpf bpf /sys/fs/bpf && mkdir -p /sys/fs/bpf/tcpkeep/4242 &&
+            "$tcpkeep" kernel attach --cgroup "$cgroup" "$@" >/dev/null || exit 3
+            "$tcpkeep" kernel status; echo "status exit $?"
+            "$tcpkeep" audit --format prometheus >"$audit" 2>"$errors"
+            "$tcpkeep" kernel detach --cgroup "$cgroup" >/dev/null
+            """
+        let result = try runProcess(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, Artifacts.tcpkeep, cgroup.path, audit, auditErrors] + Self.values)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.lines.contains { $0.contains(cgroup.path) } && result.lines.last == "status exit 1", "\(result)")
+        #expect(result.stderr.hasPrefix("tcpkeep: warning: cannot read the pins in /sys/fs/bpf/tcpkeep/4242: ")
+            && result.stderr.split(separator: "\n").count == 1, "\(result)")
+        let metrics = try String(contentsOfFile: audit, encoding: .utf8), errors = try String(contentsOfFile: auditErrors, encoding: .utf8)
+        #expect(metrics.contains("tcpkeep_kernel_connections_configured_total{cgroup=\"/\(cgroup.relative)\""), "\(metrics)")
+        #expect(errors.contains("kernel mode's counters left out: cannot read the pins in /sys/fs/bpf/tcpkeep/4242"), "\(errors)")
+    }
+
     /// What `bpftool cgroup show` lists for the root cgroup: no refusal may attach anything there.
     func rootCgroupPrograms() throws -> String {
         try runProcess(["bpftool", "cgroup", "show", try Self.cgroupMount()]).stdout

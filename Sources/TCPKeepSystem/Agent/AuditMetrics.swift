@@ -19,7 +19,7 @@ struct PrometheusAuditText: AuditSink {
         writer.finish(summary, to: &text)
         let kernel = kernelCounterFamilies()
         text += kernel.text
-        warning = kernel.warning
+        warning = kernel.warnings.isEmpty ? nil : kernel.warnings.joined(separator: "; ")
     }
 
     mutating func discard() { text = "" }
