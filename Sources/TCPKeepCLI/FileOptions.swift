@@ -18,7 +18,9 @@ struct RootOption: ParsableArguments {
 
 /// The library path a drop-in names: --library, else the shim this tcpkeep would preload.
 struct LibraryOption: ParsableArguments {
-    @Option(help: ArgumentHelp("The shim's installed absolute path to put in LD_PRELOAD (default: the one beside this tcpkeep).", valueName: "path"))
+    @Option(help: ArgumentHelp(
+        "The shim's installed absolute path to put in LD_PRELOAD (default: the one beside this tcpkeep; for a unit, the one that fits its program: a musl program gets the musl shim).",
+        valueName: "path"))
     var library: String?
 
     func validate() throws {
@@ -30,7 +32,15 @@ struct LibraryOption: ParsableArguments {
     /// The path, with a warning when it is not where an installed tcpkeep keeps the shim: a
     /// build tree's copy, often under /tmp, which a service with PrivateTmp= cannot see.
     func checkedPath() throws -> String {
-        let path = try library ?? locateShim()
+        try checked(library ?? locateShim())
+    }
+
+    /// The same for a unit's drop-in: by default the shim that fits the unit's program.
+    func checkedPath(forUnit unit: UnitName, root: RootDirectory) throws -> String {
+        try checked(library ?? locateShim(forUnit: unit, root: root))
+    }
+
+    private func checked(_ path: String) -> String {
         if let problem = uninstalledShimProblem(path) {
             warn("the drop-in preloads \(path), \(problem); install tcpkeep first (make install), or pass --library with the installed path")
         }

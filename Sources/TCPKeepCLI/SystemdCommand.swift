@@ -52,7 +52,8 @@ struct SystemdCommand: TCPKeepSubcommand {
         let action: UnitConfigurationRequest.Action =
             if remove { .remove } else if write { .write(try settings.settings()) } else { .print(try settings.settings()) }
         let verdict = configureUnit(UnitConfigurationRequest(
-            unit: unit, action: action, kernel: kernel, root: root.root, reload: reload, library: library.checkedPath))
+            unit: unit, action: action, kernel: kernel, root: root.root, reload: reload,
+            library: { [library, unit, root] in try library.checkedPath(forUnit: unit, root: root.root) }))
         switch verdict {
         case .done: return 0
         case .failed: return 1

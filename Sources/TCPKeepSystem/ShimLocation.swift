@@ -52,6 +52,23 @@ public func locateShim(forProgram program: String) throws(ShimNotFound) -> Strin
     }
 }
 
+/// The shim a unit's drop-in preloads: the one for the ABI of the program its ExecStart= runs
+/// (for a script, its interpreter's), found under `root`. A program that cannot be judged there
+/// (no unit file, not found, not a dynamically linked ELF file) gets the native shim, as
+/// `tcpkeep run` gives it, since the unit may be written before its program is installed.
+public func locateShim(forUnit unit: UnitName, root: RootDirectory) throws(ShimNotFound) -> String {
+    guard let program = try? UnitSources(unit: unit, root: root).program,
+          let checked = try? checkUnitProgram(program, root: root),
+          let head = fileHead(checked.interpreter ?? checked.path),
+          case .success(let abi) = programShimABI(head), abi != .native
+    else { return try locateShim() }
+    do {
+        return try locateShim(for: abi)
+    } catch {
+        throw ShimNotFound(description: shimMismatch(program: program, needs: abi, problem: error.description))
+    }
+}
+
 /// The installed shim for `abi`, or nil; for doctor.
 public func installedShim(for abi: ShimABI) -> String? { try? locateShim(for: abi) }
 

@@ -71,6 +71,29 @@ struct ShimABITests {
         #expect(bare.status != 0 && bare.stderr.contains("Error relocating"), "\(bare)")
     }
 
+    @Test("tcpkeep systemd gives a musl service the musl shim; without it installed, it refuses, naming it, and writes nothing")
+    func systemdDropInForMusl() throws {
+        let shim = try Self.muslShim.get()
+        let probe = try Self.probe(for: Self.muslNative)
+        let root = Artifacts.scratch.appendingPathComponent("musl-root-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let units = root.appendingPathComponent("lib/systemd/system"), bin = root.appendingPathComponent("usr/local/bin")
+        for folder in [units, bin] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        try FileManager.default.copyItem(atPath: probe, toPath: bin.appendingPathComponent("muslsvc").path)
+        try "[Service]\nExecStart=/usr/local/bin/muslsvc tcp\n".write(to: units.appendingPathComponent("muslsvc.service"), atomically: true, encoding: .utf8)
+        let dropIn = root.appendingPathComponent("etc/systemd/system/muslsvc.service.d/50-tcpkeep.conf")
+
+        let refused = try runProcess(
+            [Artifacts.tcpkeep, "systemd", "muslsvc", "--idle", "30", "--write", "--root", root.path], environment: ["TCPKEEP_LIBRARY": Artifacts.shim])
+        #expect(refused.status == 2 && refused.stderr.contains("is an \(Self.muslNative) program: it needs \(Self.muslNative.shimName)"), "\(refused)")
+        #expect(!FileManager.default.fileExists(atPath: dropIn.path), "a drop-in was written: \(refused)")
+
+        let written = try runProcess([Artifacts.tcpkeep, "systemd", "muslsvc", "--idle", "30", "--write", "--root", root.path])
+        #expect(written.status == 0, "\(written)")
+        let content = try String(contentsOf: dropIn, encoding: .utf8)
+        #expect(content.contains("LD_PRELOAD=\(shim)") && !content.contains(Artifacts.shim), "\(content)")
+    }
+
     @Test("doctor names the shim a musl and an aarch64 program need, and whether it is installed",
           arguments: otherABIs)
     func doctorNamesTheShim(abi: ShimABI) throws {
