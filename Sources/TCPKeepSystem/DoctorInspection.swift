@@ -19,19 +19,23 @@ public func inspectProgram(_ name: String) throws -> DoctorReport {
     if !name.contains("/") { candidates = candidates.filter { access($0, X_OK) == 0 && Files.regularFileMode($0) != nil } }
     guard let path = candidates.first else { throw DoctorError(description: "\(name): command not found in PATH") }
     let checked = try checkProgram(at: path, searchPath: searchPath)
-    var report = DoctorReport(target: DoctorTarget(kind: .program, name: name, path: checked.path), obstacles: checked.obstacles)
-    report.notes += scriptNotes(checked) + neededShimNotes(checked)
+    let shim = neededShim(checked)
+    var report = DoctorReport(target: DoctorTarget(kind: .program, name: name, path: checked.path), obstacles: checked.obstacles + shim.obstacles)
+    report.notes += scriptNotes(checked) + shim.notes
     return report.advisingKernelMode()
 }
 
-/// Which of the shims the program (a script's interpreter) needs, and whether it is installed.
-private func neededShimNotes(_ checked: ProgramCheck) -> [String] {
-    guard let bytes = fileHead(checked.interpreter ?? checked.path) else { return [] }
+/// Which of the shims the program (a script's interpreter) needs: a note where it is installed;
+/// an obstacle where it is not, or where none fits the program.
+private func neededShim(_ checked: ProgramCheck) -> (notes: [String], obstacles: [PreloadObstacle]) {
+    guard let bytes = fileHead(checked.interpreter ?? checked.path) else { return ([], []) }
     switch programShimABI(bytes) {
-    case .success(let abi): return [neededShimNote(abi, installedAt: installedShim(for: abi))]
+    case .success(let abi):
+        guard let path = installedShim(for: abi) else { return ([], [.shimNotInstalled(abi)]) }
+        return ([neededShimNote(abi, installedAt: path)], [])
     // A static program's obstacle says it all.
-    case .failure where checked.obstacles.contains(.staticallyLinked): return []
-    case .failure(let unfit): return ["no tcpkeep shim fits it: \(unfit)"]
+    case .failure where checked.obstacles.contains(.staticallyLinked): return ([], [])
+    case .failure(let unfit): return ([], [.noShimFits(unfit.description)])
     }
 }
 
@@ -147,7 +151,8 @@ private func inspectUnitProgramAndProcess(_ unit: UnitName, root: RootDirectory)
     if let socketUnit = unit.socketUnit, try UnitSources(unit: socketUnit, root: root).unitFile != nil {
         notes.append("\(socketUnit) passes sockets in, which LD_PRELOAD does not reach: tcpkeep systemd \(socketUnit) sets its KeepAlive=")
     }
-    var report = DoctorReport(target: target, obstacles: checked.obstacles, notes: notes)
+    let shim = neededShim(checked)
+    var report = DoctorReport(target: target, obstacles: checked.obstacles + shim.obstacles, notes: notes + shim.notes)
     guard systemdIsRunning else {
         report.notes.append("systemd is not running here: checked the program alone")
         return report

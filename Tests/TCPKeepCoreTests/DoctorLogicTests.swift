@@ -45,4 +45,16 @@ struct DoctorUnitTests {
         #expect(!DoctorReport(target: DoctorTarget(kind: .program, name: "x"), obstacles: [.setgid]).reachable)
         #expect(DoctorReport(target: DoctorTarget(kind: .program, name: "x"), obstacles: []).reachable)
     }
+
+    @Test("a program whose shim is not installed, or that no shim fits, is not reached; JSON names why")
+    func missingShim() {
+        let musl = ShimABI(.x86_64, .musl)
+        let report = DoctorReport(target: DoctorTarget(kind: .program, name: "x"), obstacles: [.shimNotInstalled(musl)])
+        #expect(!report.reachable)
+        #expect(!DoctorReport(target: DoctorTarget(kind: .program, name: "x"), obstacles: [.noShimFits("a 32-bit program")]).reachable)
+        let json = DoctorFormat.json.render(report)
+        #expect(json.contains("\"obstacle\": \"shim-not-installed\", \"reason\": \"it needs the x86_64 musl shim (x86_64-linux-musl/libtcpkeep.so), which is not installed"), "\(json)")
+        let text = DoctorFormat.text.render(report)
+        #expect(text.contains("verdict: the shim does not reach it") && text.contains("instead: install it (make dist-shims"), "\(text)")
+    }
 }

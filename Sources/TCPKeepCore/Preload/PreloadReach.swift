@@ -1,8 +1,13 @@
 /// Why LD_PRELOAD would not reach a program's sockets, judged from the file alone.
 public enum PreloadObstacle: Equatable, Sendable {
     case staticallyLinked, goProgram, setuid, setgid, fileCapabilities
+    /// The shim for the program's C library and architecture is not installed with this tcpkeep.
+    case shimNotInstalled(ShimABI)
+    /// No shim fits the program (another architecture or C library); why.
+    case noShimFits(String)
 
-    /// A stable name for JSON: `statically-linked`, `go-program`, `setuid`, `setgid`, `file-capabilities`.
+    /// A stable name for JSON: `statically-linked`, `go-program`, `setuid`, `setgid`,
+    /// `file-capabilities`, `shim-not-installed`, `no-shim-fits`.
     public var name: String {
         switch self {
         case .staticallyLinked: "statically-linked"
@@ -10,6 +15,8 @@ public enum PreloadObstacle: Equatable, Sendable {
         case .setuid: "setuid"
         case .setgid: "setgid"
         case .fileCapabilities: "file-capabilities"
+        case .shimNotInstalled: "shim-not-installed"
+        case .noShimFits: "no-shim-fits"
         }
     }
 
@@ -26,6 +33,10 @@ public enum PreloadObstacle: Equatable, Sendable {
             "it is set-group-ID, so ld.so runs it in secure-execution mode and drops a preload path with a slash when a user outside its group runs it"
         case .fileCapabilities:
             "it has file capabilities (security.capability), so ld.so runs it in secure-execution mode for a non-root user and drops a preload path with a slash"
+        case .shimNotInstalled(let abi):
+            "it needs \(abi.shimName), which is not installed with this tcpkeep, and the loader refuses to start it with another"
+        case .noShimFits(let why):
+            "no tcpkeep shim fits it: \(why)"
         }
     }
 
@@ -43,6 +54,10 @@ public enum PreloadObstacle: Equatable, Sendable {
             "run it in that group or remove the bit; \(others)"
         case .fileCapabilities:
             "give the unit AmbientCapabilities= and remove the file capabilities (setcap -r); \(others)"
+        case .shimNotInstalled:
+            "install it (make dist-shims builds all four; doc/images.md shows how to put one in an image), or use tcpkeep's kernel mode; \(others)"
+        case .noShimFits:
+            "use the program's own keepalive setting or tcpkeep's kernel mode; \(others)"
         }
     }
 

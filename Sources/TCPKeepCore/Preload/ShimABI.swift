@@ -70,10 +70,9 @@ public func shimMismatch(program: String, needs abi: ShimABI, problem: String) -
     "\(displayQuoted(program)) is an \(abi) program: it needs \(abi.shimName): \(problem)"
 }
 
-/// doctor's note on the shim a program needs, and where it is installed (nil: it is not).
-public func neededShimNote(_ abi: ShimABI, installedAt path: String?) -> String {
-    if let path { return "it needs \(abi.shimName): installed at \(path)" }
-    return "it needs \(abi.shimName), which is not installed with this tcpkeep: make dist-shims builds all four, and doc/images.md shows how to put one in an image"
+/// doctor's note on the shim a program needs, installed at `path`.
+public func neededShimNote(_ abi: ShimABI, installedAt path: String) -> String {
+    "it needs \(abi.shimName): installed at \(path)"
 }
 
 /// A path or name from a file or the command line, quoted so that no control character or
