@@ -34,9 +34,10 @@
  *     an accepted connection costs no bpf_setsockopt() at all;
  *   - when a connection is accepted (BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, on
  *     the new socket): one that carries tcpkeep's mark came from a listener
- *     this program configured and is only counted; any other (a listener
- *     older than the attachment, or one whose keepalive the program had
- *     turned on itself) is handled as at connect.
+ *     this program configured (or one on which another sock_ops program set
+ *     the same flag, which all sock_ops programs share) and is only counted;
+ *     any other (a listener older than the attachment, or one whose keepalive
+ *     the program had turned on itself) is handled as at connect.
  *   A program's own setsockopt() after connect(), listen() or accept() wins
  *   (without enforce), since nothing runs after these points: on a listener,
  *   it holds for every connection accepted after it.
@@ -67,12 +68,16 @@
  *   an ICMP message; such a connection is not counted), the socket moves to
  *   CLOSE, and the error is reported.  Counted: a TCP socket with that error
  *   and tcpkeep's mark (so it was established, and configured or kept by
- *   tcpkeep; a connect() that timed out is not), in a cgroup where this
+ *   tcpkeep; a connect() that timed out is not), still held by its program
+ *   (an orphan, which kernels before upstream's 2024 fix to tcp_write_err()
+ *   still report, has nobody waiting on it), in a cgroup where this
  *   attachment's sock_ops program runs: the program's id, which the loader
- *   writes into `tcpkeep_self`, is among the cgroup's effective sock_ops
- *   programs (its own and those its ancestors pass on).  An orphan (a socket
- *   its program already closed) reports nothing and is not counted; nobody
- *   waits on it.  The tracepoint is global but fires only on errors, and the
+ *   writes into `tcpkeep_self`, is among the first TCPKEEP_MAX_EFFECTIVE of
+ *   the cgroup's effective sock_ops programs (its own and those its
+ *   ancestors pass on); in the agent's mode, one its settings reached (it
+ *   has a counters slot).  Each subflow of an MPTCP connection is a TCP
+ *   socket of its own and counts apart.  The tracepoint is global but fires
+ *   only on errors, and the
  *   loader leaves the program out on a kernel without it or without the
  *   kernel types it reads (before Linux 5.15): kernel mode then works, and
  *   `kernel status` says that timeouts are not counted.
@@ -131,7 +136,7 @@
 /* How many sock_ops programs of a cgroup the timeouts program looks through
  * for its own (a cgroup's, and those its ancestors attached with
  * BPF_F_ALLOW_MULTI). */
-#define TCPKEEP_MAX_EFFECTIVE 16
+#define TCPKEEP_MAX_EFFECTIVE 64
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -181,6 +186,7 @@ struct {
 /* The kernel's types, as far as the programs read them, declared for CO-RE:
  * libbpf relocates each access to the running kernel's layout. */
 enum sock_flags {
+	SOCK_DEAD = 0,
 	SOCK_KEEPOPEN = 3,
 };
 
@@ -483,7 +489,8 @@ SEC("tp_btf/inet_sk_error_report")
 int tcpkeep_timeouts(__u64 *context)
 {
 	struct sock *sk = (struct sock *)context[0];
-	if (sk == 0 || sk->sk_protocol != IPPROTO_TCP || sk->sk_err != ETIMEDOUT)
+	if (sk == 0 || sk->sk_protocol != IPPROTO_TCP || sk->sk_err != ETIMEDOUT ||
+	    (sk->__sk_common.skc_flags >> BPF_CORE_ENUM_VALUE(enum sock_flags, SOCK_DEAD)) & 1)
 		return 0;
 	struct tcp_sock *tcp = bpf_skc_to_tcp_sock(sk);
 	if (tcp == 0 || !(tcp->bpf_sock_ops_cb_flags & TCPKEEP_MARK))
@@ -493,8 +500,13 @@ int tcpkeep_timeouts(__u64 *context)
 	const __u32 *sockops_program = bpf_map_lookup_elem(&tcpkeep_self, &key);
 	if (attachment == 0 || sockops_program == 0 || !runs_for(sk, *sockops_program))
 		return 0;
-	__u32 *slot = bpf_sk_storage_get(&tcpkeep_slots, sk, 0, 0);
-	COUNT(slot != 0 ? *slot : 0, timed_out);
+	__u32 *stored = bpf_sk_storage_get(&tcpkeep_slots, sk, 0, 0);
+	__u32 slot = stored != 0 ? *stored : 0;
+	/* In the agent's mode, a socket its settings never reached: another
+	 * attachment's, below the agent's root. */
+	if (slot == 0 && by_cgroup(attachment))
+		return 0;
+	COUNT(slot, timed_out);
 	return 0;
 }
 

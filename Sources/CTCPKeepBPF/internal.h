@@ -40,9 +40,11 @@ INTERNAL int fail(char *error, size_t size, int errnum, const char *format, ...)
 INTERNAL int refuse(char *error, size_t size, int errnum, const char *format, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* 1 when this process holds CAP_SYS_ADMIN, or both `first` and `second`, in its
- * effective set; 0 when not; -1 (message written) when they cannot be read. */
-INTERNAL int holds_capabilities(int first, int second, char *error, size_t size);
+/* 1 when this process holds CAP_SYS_ADMIN, or every capability of the mask (bits
+ * CAPABILITY(CAP_...)), in its effective set; 0 when not; -1 (message written)
+ * when they cannot be read. */
+#define CAPABILITY(number) (1ull << (number))
+INTERNAL int holds_capabilities(unsigned long long mask, char *error, size_t size);
 
 struct tcpkeep_map_value;
 struct tcpkeep_bpf_values;

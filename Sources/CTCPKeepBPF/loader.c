@@ -71,12 +71,13 @@ static int join_path(char *out, const char *directory, const char *name)
 
 static int check_privileges(char *error, size_t size)
 {
-	int held = holds_capabilities(CAP_BPF, CAP_NET_ADMIN, error, size);
+	/* CAP_PERFMON: the programs read kernel structures through BTF pointers. */
+	int held = holds_capabilities(CAPABILITY(CAP_BPF) | CAPABILITY(CAP_PERFMON) | CAPABILITY(CAP_NET_ADMIN), error, size);
 	if (held != 0)
 		return held > 0 ? 0 : -1;
 	return refuse(error, size, EPERM,
 		      "not privileged: kernel mode loads and attaches BPF programs, which needs root, or "
-		      "the capabilities CAP_BPF and CAP_NET_ADMIN");
+		      "the capabilities CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
 }
 
 /* The first cgroup2 mount point in /proc/self/mounts. */

@@ -76,12 +76,17 @@ static int has_capability(const struct __user_cap_data_struct data[2], int capab
 	return (data[capability / 32].effective >> (capability % 32)) & 1;
 }
 
-int holds_capabilities(int first, int second, char *error, size_t size)
+int holds_capabilities(unsigned long long mask, char *error, size_t size)
 {
 	struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2];
 	memset(data, 0, sizeof data);
 	if (syscall(SYS_capget, &header, data) != 0)
 		return fail(error, size, errno, "reading this process's capabilities (capget)");
-	return has_capability(data, CAP_SYS_ADMIN) || (has_capability(data, first) && has_capability(data, second));
+	if (has_capability(data, CAP_SYS_ADMIN))
+		return 1;
+	for (int capability = 0; capability < 64; capability++)
+		if ((mask & CAPABILITY(capability)) && !has_capability(data, capability))
+			return 0;
+	return 1;
 }

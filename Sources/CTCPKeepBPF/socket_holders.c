@@ -30,7 +30,7 @@ _Static_assert(sizeof(struct tcpkeep_bpf_socket_holder) == sizeof(struct tcpkeep
 
 int tcpkeep_bpf_open_socket_holders(struct tcpkeep_bpf_object embedded, char *error, size_t size)
 {
-	int held = holds_capabilities(CAP_BPF, CAP_PERFMON, error, size);
+	int held = holds_capabilities(CAPABILITY(CAP_BPF) | CAPABILITY(CAP_PERFMON), error, size);
 	if (held <= 0)
 		return held < 0 ? -1
 				: refuse(error, size, EPERM,

@@ -11,7 +11,7 @@ struct KernelCommand: ParsableCommand {
             IPv4 and IPv6 TCP connection a process of the cgroup (or of its children) makes or \
             accepts, whatever the program: static, Go, set-user-ID, in a container. Connections \
             that exist before the attachment are not changed (tcpkeep fix is for those). Needs root \
-            (or CAP_BPF and CAP_NET_ADMIN) and libbpf (the package libbpf1), opened at run time. \
+            (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN) and libbpf (the package libbpf1), opened at run time. \
             Exit status 0, or 2 when it cannot be done, with nothing left loaded, pinned or attached.
             """,
         subcommands: [KernelAttachCommand.self, KernelDetachCommand.self, KernelStatusCommand.self, KernelPinCommand.self]

@@ -26,10 +26,13 @@ public func inspectProgram(_ name: String) throws -> DoctorReport {
 }
 
 /// Which of the shims the program (a script's interpreter) needs: a note where it is installed;
-/// an obstacle where it is not, or where none fits the program.
-private func neededShim(_ checked: ProgramCheck) -> (notes: [String], obstacles: [PreloadObstacle]) {
+/// an obstacle where it is not, or where none fits the program. Under another root (an image)
+/// the shims installed here say nothing of the image's: a note names the one it needs.
+private func neededShim(_ checked: ProgramCheck, root: RootDirectory = RootDirectory(nil)) -> (notes: [String], obstacles: [PreloadObstacle]) {
     guard let bytes = fileHead(checked.interpreter ?? checked.path) else { return ([], []) }
     switch programShimABI(bytes) {
+    case .success(let abi) where !root.isLiveSystem:
+        return (["it needs \(abi.shimName), which the image must carry (doc/images.md)"], [])
     case .success(let abi):
         guard let path = installedShim(for: abi) else { return ([], [.shimNotInstalled(abi)]) }
         return ([neededShimNote(abi, installedAt: path)], [])
@@ -151,7 +154,7 @@ private func inspectUnitProgramAndProcess(_ unit: UnitName, root: RootDirectory)
     if let socketUnit = unit.socketUnit, try UnitSources(unit: socketUnit, root: root).unitFile != nil {
         notes.append("\(socketUnit) passes sockets in, which LD_PRELOAD does not reach: tcpkeep systemd \(socketUnit) sets its KeepAlive=")
     }
-    let shim = neededShim(checked)
+    let shim = neededShim(checked, root: root)
     var report = DoctorReport(target: target, obstacles: checked.obstacles + shim.obstacles, notes: notes + shim.notes)
     guard systemdIsRunning else {
         report.notes.append("systemd is not running here: checked the program alone")

@@ -217,6 +217,44 @@ extension KernelModeTests {
             #expect(try next.metric("tcpkeep_agent_connections_configured_total{entry=\"rule 1\",direction=\"active\"}") == 1)
         }
 
+        @Test("a kernel attach inside the agent's tree counts its own frozen client as timed out; the agent's attachment, whose policy does not cover it, counts nothing")
+        func nestedAttachmentCountsItsOwn() throws {
+            let root = try KernelModeTests.TestCgroup("agent-nested")
+            let policy = """
+                root: \(root.relative)
+                rules:
+                  - match: {cgroup: "\(root.relative)/covered"}
+                    idle: 2s
+                    interval: 1s
+                    count: 3
+                """
+            let agent = try AgentProcess(policy: policy, cgroups: root)
+            defer { agent.stop() }
+            let inner = try root.child("inner")
+            defer { _ = try? runProcess([Artifacts.tcpkeep, "kernel", "detach", "--cgroup", inner]) }
+            let attach = try runProcess([Artifacts.tcpkeep, "kernel", "attach", "--cgroup", inner] + FrozenClientTests.keepalive)
+            try #require(attach.status == 0, "\(attach)")
+            let frozen = FrozenClientTests()
+            let (client, hosts, cleanUp) = try frozen.scenario(
+                "an", client: ["sh", "-c", "echo $$ > \"/proc/\(getpid())/root$0/cgroup.procs\" && exec \"$@\"", inner])
+            defer { cleanUp() }
+            client.send("go")
+            try client.waitForLine(containing: "sent", timeout: 10)
+            Thread.sleep(forTimeInterval: 0.3)
+            try frozen.dropEverything(hosts)
+            try client.waitForLine(containing: "result", timeout: 3 * FrozenClientTests.bound)
+            #expect(try frozen.result(of: client).errno == ETIMEDOUT)
+
+            let status = try runProcess([Artifacts.tcpkeep, "kernel", "status", "--format", "json"])
+            let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+            let attachments = try #require(object?["attachments"] as? [[String: Any]], "\(status)")
+            let own = try #require(attachments.first { $0["cgroup"] as? String == inner }, "\(status)")
+            let agents = try #require(attachments.first { $0["by_policy"] as? Bool == true }, "\(status)")
+            #expect((own["counters"] as? [String: Any])?["timed_out"] as? Int == 1, "\(own)")
+            #expect((agents["counters"] as? [String: Any])?["timed_out"] as? Int == 0, "\(agents)")
+            #expect(try agent.metric("tcpkeep_agent_connections_timed_out_total{entry=\"rule 1\"}") == 0)
+        }
+
         @Test("a second agent with the same root refuses (exit 2) and changes nothing: the first goes on")
         func secondAgent() throws {
             let (root, agent, one) = try Self.startAgent("agent-second", child: "batch-1")
