@@ -52,6 +52,10 @@ SHIM_CFLAGS = -std=gnu11 -O2 -gdwarf-4 -fPIC -shared -fvisibility=hidden -Wall -
 	-D_FORTIFY_SOURCE=2 -fstack-protector-strong -Wl,-z,relro,-z,now -Wl,--as-needed \
 	-Wl,--version-script=$(SHIMDIR)/exports.map -I Sources/CLinux/include
 SHIM_CFLAGS_aarch64 = -mno-outline-atomics
+# A musl shim needs musl's libc by the name it has where musl runs, libc.musl-ARCH.so.1 (Alpine's,
+# which musl's loader takes as itself): Debian's musl has no soname, and linked as it is the shim
+# would need "libc.so", a name that says nothing of which C library. $(call musl-libc,ABI).
+musl-libc = -nodefaultlibs -L $(SHIMDIR)/$(1)/link -l:libc.musl-$(firstword $(subst -, ,$(1))).so.1
 # The installed musl shim of the host's architecture, beside the glibc one.
 MUSL_SHIM = $(SHIMDIR)/$(subst -gnu,-musl,$(SHIM_NATIVE))/libtcpkeep.so
 # make dist-shims: the four, stripped as make install strips, with SHA256SUMS.
@@ -102,8 +106,10 @@ $(SHIMDIR)/exports.map:
 
 $(SHIMDIR)/%/libtcpkeep.so: shim/tcpkeep.c Sources/CLinux/include/tcpkeep_options.h $(SHIMDIR)/exports.map
 	@scripts/install-deps $(if $(filter $(MUSL_SHIM),$@),musl,shims)
-	@mkdir -p $(@D)
-	$*-gcc $(SHIM_CFLAGS) $(SHIM_CFLAGS_$(firstword $(subst -, ,$*))) -o $@ shim/tcpkeep.c
+	@mkdir -p $(@D)/link
+	$(if $(filter %-musl,$*),ln -sfn /usr/lib/$*/libc.so $(@D)/link/libc.musl-$(firstword $(subst -, ,$*)).so.1)
+	$*-gcc $(SHIM_CFLAGS) $(SHIM_CFLAGS_$(firstword $(subst -, ,$*))) -o $@ shim/tcpkeep.c \
+		$(if $(filter %-musl,$*),$(call musl-libc,$*))
 
 # The native one is SwiftPM's, as make install and tcpkeep run use it.
 $(SHIMDIR)/$(SHIM_NATIVE)/libtcpkeep.so: build

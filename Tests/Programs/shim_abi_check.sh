@@ -72,7 +72,7 @@ for abi in "$@"; do
 	needed=$(readelf -d -W "$shim" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' ')
 	# glibc's aarch64 stack-protector canary, __stack_chk_guard, lives in its loader.
 	case $abi in
-	*-musl) expected="libc.so " ;;
+	*-musl) expected="libc.musl-$arch.so.1 " ;;
 	aarch64-linux-gnu) expected="ld-linux-aarch64.so.1 libc.so.6 " ;;
 	*) expected="libc.so.6 " ;;
 	esac
