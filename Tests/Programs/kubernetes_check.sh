@@ -38,6 +38,14 @@ installed=   # 1 from the agent's start until its uninstall: the pins are this r
 # what it made.
 made_containerd=
 [ -e /run/containerd ] || made_containerd=1
+# A node has bpffs at /sys/fs/bpf (systemd mounts it at boot), which the DaemonSet's hostPath
+# hands to each agent's pod, so the pins outlive the pod; a machine without it gets one for the
+# run, as a node would have it.
+made_bpffs=
+if [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+	mount -t bpf bpf /sys/fs/bpf
+	made_bpffs=1
+fi
 cleanup() {
 	local status=$?
 	[ -z "$server" ] || kill "$server" 2>/dev/null || true
@@ -51,6 +59,7 @@ cleanup() {
 	fi
 	podman rmi -f "$probe_image" >/dev/null 2>&1 || true
 	[ -z "$made_containerd" ] || rmdir /run/containerd/io.containerd.runtime.v2.task /run/containerd 2>/dev/null || true
+	[ -z "$made_bpffs" ] || umount /sys/fs/bpf 2>/dev/null || true
 	rm -rf "$work"
 	exit "$status"
 }
