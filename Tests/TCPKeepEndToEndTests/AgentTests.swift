@@ -178,34 +178,39 @@ extension KernelModeTests {
             #expect(try Self.subset(Self.connect(from: made), Self.ruleOne) == Self.ruleOne)
         }
 
+        /// A policy with one rule, the frozen client's timing for `root`'s child `covered`.
+        static func frozenClientPolicy(root: KernelModeTests.TestCgroup, covering covered: String) -> String {
+            """
+            root: \(root.relative)
+            rules:
+              - match: {cgroup: "\(root.relative)/\(covered)"}
+                idle: 2s
+                interval: 1s
+                count: 3
+            """
+        }
+
+        /// A frozen client in `cgroup`, freed or not: its result once its peer went silent.
+        static func frozenClientResult(in cgroup: String, tag: String) throws -> (errno: Int32, elapsed: TimeInterval) {
+            let frozen = FrozenClientTests()
+            // ip netns exec mounts a sysfs of the namespace's own over /sys: the cgroup is reached
+            // through the root of this process, outside that namespace.
+            let (client, hosts, cleanUp) = try frozen.scenario(
+                tag, client: ["sh", "-c", "echo $$ > \"/proc/\(getpid())/root$0/cgroup.procs\" && exec \"$@\"", cgroup])
+            defer { cleanUp() }
+            return try frozen.resultAfterSilence(client, hosts)
+        }
+
         @Test("after kill -9 of the agent, a frozen client in a policy cgroup is still freed within idle + interval x count + 2 s, and the next agent counts it timed out for its rule")
         func frozenClientAfterKill() throws {
             let root = try KernelModeTests.TestCgroup("agent-frozen")
-            let policy = """
-                root: \(root.relative)
-                rules:
-                  - match: {cgroup: "\(root.relative)/frozen"}
-                    idle: 2s
-                    interval: 1s
-                    count: 3
-                """
+            let policy = Self.frozenClientPolicy(root: root, covering: "frozen")
             let agent = try AgentProcess(policy: policy, cgroups: root)
             defer { agent.stop() }
             let cgroup = try root.child("frozen")
             try agent.waitForMetric("tcpkeep_agent_map_entries", 1)
             agent.kill9()
-            let frozen = FrozenClientTests()
-            // ip netns exec mounts a sysfs of the namespace's own over /sys: the cgroup is reached
-            // through the root of this process, outside that namespace.
-            let (client, hosts, cleanUp) = try frozen.scenario(
-                "ag", client: ["sh", "-c", "echo $$ > \"/proc/\(getpid())/root$0/cgroup.procs\" && exec \"$@\"", cgroup])
-            defer { cleanUp() }
-            client.send("go")
-            try client.waitForLine(containing: "sent", timeout: 10)
-            Thread.sleep(forTimeInterval: 0.3)
-            try frozen.dropEverything(hosts)
-            try client.waitForLine(containing: "result", timeout: 3 * FrozenClientTests.bound)
-            let (error, elapsed) = try frozen.result(of: client)
+            let (error, elapsed) = try Self.frozenClientResult(in: cgroup, tag: "ag")
             #expect(error == ETIMEDOUT)
             #expect(elapsed <= FrozenClientTests.bound, "detected after \(elapsed) s")
             // The kernel counted it while no agent ran, in the rule's slot, which the next agent
@@ -220,36 +225,17 @@ extension KernelModeTests {
         @Test("a kernel attach inside the agent's tree counts its own frozen client as timed out; the agent's attachment, whose policy does not cover it, counts nothing")
         func nestedAttachmentCountsItsOwn() throws {
             let root = try KernelModeTests.TestCgroup("agent-nested")
-            let policy = """
-                root: \(root.relative)
-                rules:
-                  - match: {cgroup: "\(root.relative)/covered"}
-                    idle: 2s
-                    interval: 1s
-                    count: 3
-                """
-            let agent = try AgentProcess(policy: policy, cgroups: root)
+            let agent = try AgentProcess(policy: Self.frozenClientPolicy(root: root, covering: "covered"), cgroups: root)
             defer { agent.stop() }
             let inner = try root.child("inner")
             defer { _ = try? runProcess([Artifacts.tcpkeep, "kernel", "detach", "--cgroup", inner]) }
             let attach = try runProcess([Artifacts.tcpkeep, "kernel", "attach", "--cgroup", inner] + FrozenClientTests.keepalive)
             try #require(attach.status == 0, "\(attach)")
-            let frozen = FrozenClientTests()
-            let (client, hosts, cleanUp) = try frozen.scenario(
-                "an", client: ["sh", "-c", "echo $$ > \"/proc/\(getpid())/root$0/cgroup.procs\" && exec \"$@\"", inner])
-            defer { cleanUp() }
-            client.send("go")
-            try client.waitForLine(containing: "sent", timeout: 10)
-            Thread.sleep(forTimeInterval: 0.3)
-            try frozen.dropEverything(hosts)
-            try client.waitForLine(containing: "result", timeout: 3 * FrozenClientTests.bound)
-            #expect(try frozen.result(of: client).errno == ETIMEDOUT)
+            #expect(try Self.frozenClientResult(in: inner, tag: "an").errno == ETIMEDOUT)
 
-            let status = try runProcess([Artifacts.tcpkeep, "kernel", "status", "--format", "json"])
-            let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-            let attachments = try #require(object?["attachments"] as? [[String: Any]], "\(status)")
-            let own = try #require(attachments.first { $0["cgroup"] as? String == inner }, "\(status)")
-            let agents = try #require(attachments.first { $0["by_policy"] as? Bool == true }, "\(status)")
+            let attachments = try kernelStatusAttachments()
+            let own = try #require(attachments.first { $0["cgroup"] as? String == inner }, "\(attachments)")
+            let agents = try #require(attachments.first { $0["by_policy"] as? Bool == true }, "\(attachments)")
             #expect((own["counters"] as? [String: Any])?["timed_out"] as? Int == 1, "\(own)")
             #expect((agents["counters"] as? [String: Any])?["timed_out"] as? Int == 0, "\(agents)")
             #expect(try agent.metric("tcpkeep_agent_connections_timed_out_total{entry=\"rule 1\"}") == 0)

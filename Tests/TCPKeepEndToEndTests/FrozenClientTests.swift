@@ -48,17 +48,22 @@ struct FrozenClientTests {
         for host in hosts { try host.dropEverything() }
     }
 
+    /// The client sends its request, which is acknowledged at once, so that the connection is
+    /// idle from then on; the hosts go silent; the client's result once something frees it.
+    func resultAfterSilence(_ client: RunningProgram, _ hosts: [NetworkNamespace]) throws -> (errno: Int32, elapsed: TimeInterval) {
+        client.send("go")
+        try client.waitForLine(containing: "sent", timeout: 10)
+        Thread.sleep(forTimeInterval: 0.3)
+        try dropEverything(hosts)
+        try client.waitForLine(containing: "result", timeout: 3 * Self.bound)
+        return try result(of: client)
+    }
+
     @Test("under tcpkeep run the blocked read fails with ETIMEDOUT within idle + interval x count + 2 s")
     func idleWithKeepalive() throws {
         let (client, hosts, cleanUp) = try scenario("ka", client: [Artifacts.tcpkeep, "run"] + Self.keepalive + ["--"])
         defer { cleanUp() }
-        client.send("go")
-        try client.waitForLine(containing: "sent", timeout: 10)
-        // The request is acknowledged at once; from then on the connection is idle.
-        Thread.sleep(forTimeInterval: 0.3)
-        try dropEverything(hosts)
-        try client.waitForLine(containing: "result", timeout: 3 * Self.bound)
-        let (error, elapsed) = try result(of: client)
+        let (error, elapsed) = try resultAfterSilence(client, hosts)
         #expect(error == ETIMEDOUT)
         #expect(elapsed <= Self.bound, "detected after \(elapsed) s")
     }

@@ -79,19 +79,16 @@ struct KernelEvidenceTests {
             #expect(Double(values["elapsed_ms"]!)! / 1000 <= FrozenClientTests.bound, "\(values)")
         }
 
-        let status = try runProcess([Artifacts.tcpkeep, "kernel", "status", "--format", "json"])
-        try #require(status.status == 0, "\(status)")
-        let object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
-        let attachments = try #require(object?["attachments"] as? [[String: Any]], "\(status)")
-        let entry = try #require(attachments.first { $0["cgroup"] as? String == attached.path }, "\(status)")
-        let counters = try #require(entry["counters"] as? [String: Any], "\(status)")
+        let attachments = try kernelStatusAttachments()
+        let entry = try #require(attachments.first { $0["cgroup"] as? String == attached.path }, "\(attachments)")
+        let counters = try #require(entry["counters"] as? [String: Any], "\(attachments)")
         #expect(counters["timed_out"] as? Int == Self.frozenClients, "\(counters)")
         // Every connection of the cgroup was given keepalive at connect; none kept its own.
         #expect(counters["configured_active"] as? Int == Self.frozenClients + 1, "\(counters)")
         #expect(counters["configured_passive"] as? Int == 0 && counters["kept"] as? Int == 0 && counters["enforced"] as? Int == 0, "\(counters)")
-        #expect(attachments.allSatisfy { $0["cgroup"] as? String != beside.path }, "the cgroup beside has an attachment: \(status)")
-        let secondEntry = try #require(attachments.first { $0["cgroup"] as? String == second.path }, "\(status)")
-        let secondCounters = try #require(secondEntry["counters"] as? [String: Any], "\(status)")
+        #expect(attachments.allSatisfy { $0["cgroup"] as? String != beside.path }, "the cgroup beside has an attachment: \(attachments)")
+        let secondEntry = try #require(attachments.first { $0["cgroup"] as? String == second.path }, "\(attachments)")
+        let secondCounters = try #require(secondEntry["counters"] as? [String: Any], "\(attachments)")
         #expect(secondCounters["timed_out"] as? Int == 1 && secondCounters["configured_active"] as? Int == 1, "\(secondCounters)")
 
         let table = try runProcess([Artifacts.tcpkeep, "kernel", "status"])

@@ -54,13 +54,6 @@ struct KernelModeTests {
         return fields(of: line)
     }
 
-    func status() throws -> [[String: Any]] {
-        let result = try tcpkeep(["kernel", "status", "--format", "json"])
-        try #require(result.status == 0, "\(result)")
-        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-        return try #require(object?["attachments"] as? [[String: Any]], "\(result)")
-    }
-
     @Test("a static and a Go program in the cgroup get keepalive and the values; a process outside is untouched")
     func staticAndGo() throws {
         let cgroup = try TestCgroup("reach")
@@ -80,10 +73,10 @@ struct KernelModeTests {
         let cgroup = try TestCgroup("live")
         defer { cgroup.remove() }
         try #require(try tcpkeep(["kernel", "attach", "--cgroup", cgroup.relative] + Self.values).status == 0)
-        let before = try #require(try status().first { $0["cgroup"] as? String == cgroup.path })
+        let before = try #require(try kernelStatusAttachments().first { $0["cgroup"] as? String == cgroup.path })
         let changed = try tcpkeep(["kernel", "attach", "--cgroup", cgroup.path, "--idle", "40", "--interval", "6", "--count", "4", "--enforce"])
         #expect(changed.status == 0, "\(changed)")
-        let after = try #require(try status().first { $0["cgroup"] as? String == cgroup.path })
+        let after = try #require(try kernelStatusAttachments().first { $0["cgroup"] as? String == cgroup.path })
         #expect(after["sockops_program_id"] as? Int == before["sockops_program_id"] as? Int, "the program was replaced, not updated")
         #expect(after["idle_seconds"] as? Int == 40 && after["enforce"] as? Bool == true && after["setsockopt_attached"] as? Bool == true)
         let probe = try Artifacts.staticProbe.get()
@@ -110,7 +103,7 @@ struct KernelModeTests {
         #expect(attached.status == 0, "\(attached)")
         let probe = try Artifacts.staticProbe.get()
         #expect(try connect { cgroup.command([probe, "connect", $0]) }.filter { Self.configured[$0.key] != nil } == Self.configured)
-        let entry = try #require(try status().first { $0["cgroup"] as? String == cgroup.path })
+        let entry = try #require(try kernelStatusAttachments().first { $0["cgroup"] as? String == cgroup.path })
         let counters = try #require(entry["counters"] as? [String: Any], "\(entry)")
         #expect(counters["timed_out"] is NSNull && counters["configured_active"] as? Int == 1, "\(counters)")
         let table = try tcpkeep(["kernel", "status"])
@@ -173,14 +166,14 @@ struct KernelModeTests {
         try #require(try tcpkeep(["kernel", "attach", "--cgroup", cgroup.relative, "--enforce"] + Self.values).status == 0)
         let shown = try runProcess(["bpftool", "cgroup", "show", cgroup.path])
         #expect(shown.stdout.contains("tcpkeep_sockops") && shown.stdout.contains("tcpkeep_setopt"), "\(shown)")
-        let pins = try #require(try status().first { $0["cgroup"] as? String == cgroup.path }?["pin_directory"] as? String)
+        let pins = try #require(try kernelStatusAttachments().first { $0["cgroup"] as? String == cgroup.path }?["pin_directory"] as? String)
         let others = otherPinFolders(than: pins)
         let detached = try tcpkeep(["kernel", "detach", "--cgroup", cgroup.relative])
         #expect(detached.status == 0 && detached.stdout.contains("detached"), "\(detached)")
         let after = try runProcess(["bpftool", "cgroup", "show", cgroup.path])
         #expect(!after.stdout.contains("tcpkeep"), "\(after)")
         #expect(!FileManager.default.fileExists(atPath: pins))
-        #expect(try status().allSatisfy { $0["cgroup"] as? String != cgroup.path })
+        #expect(try kernelStatusAttachments().allSatisfy { $0["cgroup"] as? String != cgroup.path })
         // The folder goes with the last attachment; another's keeps it.
         if others.isEmpty {
             #expect(!FileManager.default.fileExists(atPath: "/sys/fs/bpf/tcpkeep"), "detach left an empty /sys/fs/bpf/tcpkeep")
@@ -196,14 +189,14 @@ struct KernelModeTests {
         defer { sleeper.stop() }
         // Into the root cgroup, where every process of a host without systemd is.
         try "\(sleeper.pid)\n".write(toFile: "\(mount)/cgroup.procs", atomically: false, encoding: .utf8)
-        let before = try status().count
+        let before = try kernelStatusAttachments().count
         for command in ["attach", "detach"] {
             let result = try tcpkeep(["kernel", command, "--pid", "\(sleeper.pid)"] + (command == "attach" ? Self.values : []))
             #expect(result.status == 2 && result.stderr.contains("root cgroup") && result.stderr.contains("--all"), "\(command): \(result)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(result)")
         }
         #expect(!(try rootCgroupPrograms()).contains("tcpkeep"), "a refusal attached to the root cgroup")
-        #expect(try status().count == before, "a refusal left something pinned")
+        #expect(try kernelStatusAttachments().count == before, "a refusal left something pinned")
     }
 
     @Test("refusals: one line, exit 2, nothing loaded, pinned or attached")
@@ -211,7 +204,7 @@ struct KernelModeTests {
         try requireProgram("setpriv")
         let cgroup = try TestCgroup("refuse")
         defer { cgroup.remove() }
-        let before = try status().count
+        let before = try kernelStatusAttachments().count
         let mount = try Self.cgroupMount()
         // An absolute path outside the cgroup v2 mount (a cgroup v1 hierarchy on a hybrid host) is
         // refused as such, not joined under the mount.
@@ -230,7 +223,7 @@ struct KernelModeTests {
         #expect(!(try rootCgroupPrograms()).contains("tcpkeep"), "a refusal attached to the root cgroup")
         let noProcess = try tcpkeep(["kernel", "detach", "--pid", "2147483647"])
         #expect(noProcess.status == 2 && noProcess.stderr.contains("--pid 2147483647: no such process"), "\(noProcess)")
-        #expect(try status().count == before, "a refusal left something pinned")
+        #expect(try kernelStatusAttachments().count == before, "a refusal left something pinned")
         let shown = try runProcess(["bpftool", "cgroup", "show", cgroup.path])
         #expect(!shown.stdout.contains("tcpkeep"), "\(shown)")
     }
@@ -290,7 +283,7 @@ struct KernelModeTests {
             [Artifacts.tcpkeep, "kernel", "pin", "--unit", unit],
             environment: ["KEEPIDLE": "30", "KEEPINTVL": "5", "KEEPCNT": "3", "TCPKEEP_ENFORCE": "1"])
         #expect(pinned.status == 0, "\(pinned)")
-        let attachment = try #require(try status().first { $0["pin_directory"] as? String == pins })
+        let attachment = try #require(try kernelStatusAttachments().first { $0["pin_directory"] as? String == pins })
         #expect(attachment["cgroup"] is NSNull && attachment["idle_seconds"] as? Int == 30 && attachment["enforce"] as? Bool == true)
         for program in ["sock_ops", "setsockopt", "values", "counters"] {
             #expect(FileManager.default.fileExists(atPath: "\(pins)/\(program)"))
@@ -304,4 +297,12 @@ struct KernelModeTests {
         let bad = try runProcess([Artifacts.tcpkeep, "kernel", "pin", "--unit", unit], environment: ["KEEPIDLE": "1m"])
         #expect(bad.status == 2 && bad.stderr.contains("KEEPIDLE='1m' in the environment is invalid"), "\(bad)")
     }
+}
+
+/// The attachments `tcpkeep kernel status --format json` lists; it must exit 0.
+func kernelStatusAttachments() throws -> [[String: Any]] {
+    let result = try runProcess([Artifacts.tcpkeep, "kernel", "status", "--format", "json"])
+    try #require(result.status == 0, "\(result)")
+    let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+    return try #require(object?["attachments"] as? [[String: Any]], "\(result)")
 }
